@@ -1,0 +1,74 @@
+# One entry point for everything a developer or CI does. Every target bootstraps what it needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Lambda runs python3.13: use it for the virtualenv when this machine has it (pyenv or PATH).
+PYTHON313 := $(shell (pyenv prefix 3.13.0 2>/dev/null | sed 's|$$|/bin/python3.13|') || true)
+PYTHON313 := $(if $(wildcard $(PYTHON313)),$(PYTHON313),$(shell command -v python3.13 2>/dev/null))
+PYTHON ?= $(if $(PYTHON313),$(PYTHON313),python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+ENV ?=
+SCENARIO ?=
+FN ?=
+EVENT ?=
+
+.PHONY: help venv redis-server test lint unit integration template-gates build drill drill-all bench rto invoke clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+$(STAMP): requirements-dev.txt constraints.txt layers/shared/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@
+
+venv: $(STAMP) ## create .venv with the pinned dependencies
+
+redis-server: ## install redis-server from Debian packages when it is missing
+	@command -v redis-server >/dev/null || { \
+	  echo "redis-server missing: installing it from Debian packages"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
+	@redis-server --version
+
+test: venv redis-server lint unit integration template-gates drill-all ## everything CI runs
+
+lint: venv ## ruff and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+unit: venv ## fast tests, no servers
+	$(BIN)/pytest tests/unit tests/template -q
+
+integration: venv redis-server ## tests against real redis-server and moto
+	$(BIN)/pytest tests/integration -q
+
+template-gates: venv ## sam validate --lint, cfn-lint, checkov, sam build
+	PYTHON313="$(PYTHON313)" BIN="$(BIN)" bash .ci/template-gates
+
+build: venv ## sam build with python3.13
+	PATH="$(dir $(PYTHON313)):$$PATH" $(BIN)/sam build --template template.yaml
+
+drill: venv redis-server ## local failover drill, no AWS account (SCENARIO=<name>)
+	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario $(SCENARIO))
+
+drill-all: venv redis-server ## every drill scenario, as a table
+	$(BIN)/python -m tools.drill --all
+
+bench: venv redis-server ## probe latency and cold import benchmark
+	$(BIN)/python -m tools.bench
+
+rto: venv ## timing and cost model from template.yaml (+ ENV=<samconfig env>)
+	$(BIN)/python -m tools.rto $(if $(ENV),--config-env $(ENV))
+
+invoke: venv ## run a function from template.yaml in-process: FN=<LogicalId> EVENT=events/<f>.json [ENV=<env-vars.json>]
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=ProbeFunction EVENT=events/probe.json [ENV=env.json]"; exit 2; }
+	$(BIN)/python -m tools.invoke $(FN) --event $(EVENT) $(if $(ENV),--env-vars $(ENV))
+
+clean: ## remove build output and the virtualenv
+	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,60 @@
+"""Probe Lambda: is this region's Redis a healthy writer? Thin handler over gdfailover.probe."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from gdfailover.config import ProbeSettings
+from gdfailover.credentials import powertools_secret_fetcher, secrets_manager_credentials
+from gdfailover.probe import run_probe
+from gdfailover.redis_client import connect
+from gdfailover.signals import DEFAULT_NAMESPACE, put_health_metric, record_probe
+
+SETTINGS = ProbeSettings.from_env(
+    os.environ
+)  # invalid configuration fails the cold start, naming the variable
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
+credentials = secrets_manager_credentials(SETTINGS.auth_secret_arn, powertools_secret_fetcher())
+cloudwatch = (
+    boto3.client(
+        "cloudwatch", config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2})
+    )
+    if SETTINGS.metric_publisher == "api"
+    else None
+)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    result = run_probe(SETTINGS, credentials, connect)
+    published = cloudwatch is not None and _put_health_metric(result)
+    record_probe(metrics, result, include_health=not published)
+    logger.info("probe result", extra={"probe": result.as_dict(), "trigger": _describe(event)})
+    return result.as_dict()
+
+
+def _put_health_metric(result: Any) -> bool:
+    """PutMetricData path; on failure the EMF copy is used (a duplicate datapoint cannot change Minimum)."""
+    try:
+        put_health_metric(cloudwatch, metrics.namespace or DEFAULT_NAMESPACE, metrics.service or "", result)
+    except Exception:
+        logger.exception("PutMetricData failed; publishing HealthCheckStatus through EMF instead")
+        return False
+    return True
+
+
+def _describe(event: Any) -> dict[str, Any]:
+    """The state machine passes its execution name and iteration; anything else is just logged."""
+    if not isinstance(event, dict):
+        return {"unexpected_event_type": type(event).__name__}
+    return {key: event[key] for key in ("execution", "iteration", "source") if key in event}
