@@ -51,7 +51,6 @@ def connect(settings: ProbeSettings, credentials: Credentials, timeout: float) -
         socket_connect_timeout=timeout,
         socket_timeout=timeout,
         retry=Retry(NoBackoff(), 0),
-        retry_on_timeout=False,
         health_check_interval=0,
         single_connection_client=True,
         decode_responses=True,
@@ -60,63 +59,58 @@ def connect(settings: ProbeSettings, credentials: Credentials, timeout: float) -
     )
 
 
+# First match wins: exception classes (redis-py's own first), then reply prefixes, then the
+# socket-level cause chained under a redis ConnectionError, then words in its message.
+_ERROR_CLASSES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    (SecretFormatError, "secret_unavailable"),
+    ((redis.AuthenticationError, redis.AuthenticationWrongNumberOfArgsError), "auth_failed"),
+    (redis.ReadOnlyError, "read_only"),
+    (redis.BusyLoadingError, "loading"),
+    (redis.OutOfMemoryError, "oom"),
+    ((redis.TimeoutError, socket.timeout, TimeoutError), "timeout"),
+)
+_REPLY_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("NOAUTH", "WRONGPASS", "NOPERM", "ERR invalid password", "ERR AUTH"), "auth_failed"),
+    (("OOM",), "oom"),
+    (("LOADING",), "loading"),
+    (("READONLY",), "read_only"),
+    (("MISCONF", "NOREPLICAS", "MASTERDOWN"), "write_rejected"),
+)
+_SOCKET_CAUSES: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], str], ...] = (
+    ((ssl.SSLError, ssl.CertificateError), "tls_failed"),
+    (ConnectionRefusedError, "refused"),
+    (socket.gaierror, "unresolvable"),
+    ((socket.timeout, TimeoutError), "timeout"),
+)
+_MESSAGE_WORDS: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("connection refused", "errno 111"), "refused"),
+    (("ssl", "certificate", "tls"), "tls_failed"),
+    (("name or service not known", "name resolution"), "unresolvable"),
+    (("timeout", "timed out"), "timeout"),
+)
+
+
 def classify_error(error: BaseException) -> str:
     """Map an exception raised while probing to one word of the status vocabulary (docs/probe.md)."""
-    if isinstance(error, SecretFormatError):
-        return "secret_unavailable"
-    if isinstance(error, redis.AuthenticationError | redis.AuthenticationWrongNumberOfArgsError):
-        return "auth_failed"
-    if isinstance(error, redis.ReadOnlyError):
-        return "read_only"
-    if isinstance(error, redis.BusyLoadingError):
-        return "loading"
-    if isinstance(error, redis.OutOfMemoryError):
-        return "oom"
-    if isinstance(error, redis.TimeoutError | socket.timeout | TimeoutError):
-        return "timeout"
+    for classes, status in _ERROR_CLASSES:
+        if isinstance(error, classes):
+            return status
     if isinstance(error, redis.ResponseError):
         message = str(error)
-        if message.startswith(("NOAUTH", "WRONGPASS", "NOPERM")) or "invalid password" in message:
-            return "auth_failed"
-        if message.startswith("OOM"):
-            return "oom"
-        if message.startswith("LOADING"):
-            return "loading"
-        if message.startswith(("MISCONF", "NOREPLICAS", "MASTERDOWN")):
-            return "write_rejected"
-        return "error"
-    if isinstance(error, redis.ConnectionError):
+        return next((status for prefixes, status in _REPLY_PREFIXES if message.startswith(prefixes)), "error")
+    if isinstance(error, redis.ConnectionError | OSError):
         return _classify_connection_error(error)
-    if isinstance(error, ssl.SSLError):
-        return "tls_failed"
-    if isinstance(error, ConnectionRefusedError):
-        return "refused"
-    if isinstance(error, socket.gaierror):
-        return "unresolvable"
     return "error"
 
 
-def _classify_connection_error(error: redis.ConnectionError) -> str:
-    cause: BaseException | None = error.__cause__ or error.__context__
+def _classify_connection_error(error: BaseException) -> str:
+    cause: BaseException | None = error
     while cause is not None:
-        if isinstance(cause, ssl.SSLError | ssl.CertificateError):
-            return "tls_failed"
-        if isinstance(cause, ConnectionRefusedError):
-            return "refused"
-        if isinstance(cause, socket.gaierror):
-            return "unresolvable"
-        if isinstance(cause, socket.timeout | TimeoutError):
-            return "timeout"
+        for classes, status in _SOCKET_CAUSES:
+            if isinstance(cause, classes):
+                return status
         cause = cause.__cause__ or cause.__context__
     message = str(error).lower()
-    if "connection refused" in message or "errno 111" in message:
-        return "refused"
-    if "ssl" in message or "certificate" in message or "tls" in message:
-        return "tls_failed"
-    if "name or service not known" in message or "temporary failure in name resolution" in message:
-        return "unresolvable"
-    if "timeout" in message or "timed out" in message:
-        return "timeout"
-    if "authentication" in message or "auth" in message:
-        return "auth_failed"
-    return "unreachable"
+    return next(
+        (status for words, status in _MESSAGE_WORDS if any(w in message for w in words)), "unreachable"
+    )

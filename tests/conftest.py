@@ -1,0 +1,77 @@
+"""Shared fixtures: real redis-servers on loopback (TLS + AUTH) and a probe run through the invoker."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def foreign_tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """A second, unrelated CA: a client trusting only this one must refuse our servers."""
+    return make_tls_files(tmp_path_factory.mktemp("tls-foreign"), name="foreign-ca")
+
+
+@pytest.fixture
+def redis_factory(tls_files: TlsFiles) -> Iterator[Callable[..., RedisServer]]:
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed; run `make redis-server`")
+    started: list[RedisServer] = []
+
+    def start(name: str = "redis", tls: bool = True, **kwargs: Any) -> RedisServer:
+        server = RedisServer(name=name, tls=tls_files if tls else None, **kwargs).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def tls_redis(redis_factory: Callable[..., RedisServer]) -> RedisServer:
+    return redis_factory("writer")
+
+
+def probe_env(server_port: int, tls: TlsFiles | None, **extra: str) -> dict[str, str]:
+    env = {
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(server_port),
+        "REDIS_TLS": "true" if tls else "false",
+        "REDIS_TLS_CA_FILE": str(tls.ca_cert) if tls else "",
+        "PROBE_TIMEOUT_SECONDS": "1",
+        "REPLICATION_GROUP_ID": "rg-local",
+        "REDIS_AUTH_SECRET_ARN": "",
+    }
+    env.update(extra)
+    return env
+
+
+def emitted_metrics(stdout: str) -> dict[str, float]:
+    """Metric values from the EMF blobs Powertools printed (one JSON document per line)."""
+    values: dict[str, float] = {}
+    for line in stdout.splitlines():
+        line = line.strip()
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                values[metric["Name"]] = value[-1] if isinstance(value, list) else value
+    return values
+
+
+ROOT = Path(__file__).resolve().parent.parent

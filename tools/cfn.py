@@ -1,0 +1,65 @@
+"""Read template.yaml (CloudFormation short-form intrinsics included) and samconfig.toml."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+SAMCONFIG = ROOT / "samconfig.toml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns ``!Ref x`` into ``{"Ref": x}`` and ``!Sub s`` into ``{"Fn::Sub": s}``."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        return {"Fn::GetAtt": value.split(".", 1)}
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
+    with path.open(encoding="utf-8") as stream:
+        document = yaml.load(stream, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    if not isinstance(document, dict):
+        raise ValueError(f"{path} is not a CloudFormation template")
+    return document
+
+
+def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: str(spec["Default"])
+        for name, spec in (template.get("Parameters") or {}).items()
+        if "Default" in spec
+    }
+
+
+def samconfig_overrides(config_env: str, path: Path = SAMCONFIG) -> dict[str, str]:
+    """``parameter_overrides`` of a samconfig environment's deploy command, as a dict."""
+    config = tomllib.loads(path.read_text(encoding="utf-8"))
+    if config_env not in config:
+        raise KeyError(f"samconfig.toml has no environment {config_env!r}; it has {sorted(config)}")
+    params = config[config_env].get("deploy", {}).get("parameters", {})
+    raw = params.get("parameter_overrides", [])
+    items = raw.split() if isinstance(raw, str) else list(raw)
+    overrides: dict[str, str] = {}
+    for item in items:
+        key, _, value = str(item).partition("=")
+        overrides[key] = value.strip('"')
+    return overrides

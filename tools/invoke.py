@@ -1,0 +1,231 @@
+"""Run a function declared in template.yaml in-process: the Docker-free ``sam local invoke``.
+
+    python -m tools.invoke ProbeFunction --event events/probe.json [--env-vars env.json]
+
+Reads the function's Handler, CodeUri, Layers and Environment (merged with Globals) from the
+template, resolves ``!Ref`` to parameter values (defaults, then ``--parameter-overrides``), applies
+an env-vars file in the ``sam local invoke --env-vars`` format (``{"<LogicalId>": {...},
+"Parameters": {...}}``; like SAM, only variables the template declares are overridden), imports the
+handler module fresh and calls it with a Lambda-like context. The handler's own output goes to
+stderr; the JSON result goes to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import itertools
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tools.cfn import TEMPLATE, load_template, parameter_defaults
+
+_fresh_module_ids = itertools.count()
+
+
+class InvokeError(RuntimeError):
+    """The template does not describe a function we can run."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    handler: str
+    code_dir: Path
+    layer_dirs: tuple[Path, ...]
+    environment: dict[str, str]
+    timeout_s: int
+    memory_mb: int
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of the Lambda context object that handlers and Powertools read."""
+
+    function_name: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    invoked_function_arn: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_s - (time.monotonic() - self._started)) * 1000))
+
+
+def function_spec(
+    logical_id: str,
+    template_path: Path = TEMPLATE,
+    parameter_overrides: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+) -> FunctionSpec:
+    template = load_template(template_path)
+    resources = template.get("Resources", {})
+    resource = resources.get(logical_id)
+    if resource is None or resource.get("Type") != "AWS::Serverless::Function":
+        functions = sorted(k for k, v in resources.items() if v.get("Type") == "AWS::Serverless::Function")
+        raise InvokeError(
+            f"{logical_id!r} is not an AWS::Serverless::Function in {template_path.name}; "
+            f"functions: {', '.join(functions)}"
+        )
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    props = {**globals_fn, **resource.get("Properties", {})}
+    parameters = {**parameter_defaults(template), **(parameter_overrides or {})}
+
+    def resolve(value: Any) -> str:
+        if isinstance(value, dict) and set(value) == {"Ref"}:
+            name = value["Ref"]
+            if name == "AWS::Region":
+                return region
+            if name in parameters:
+                return parameters[name]
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, str | int | float):
+            return str(value)
+        return ""  # like sam local: intrinsics it cannot resolve locally become empty
+
+    variables = {
+        **(globals_fn.get("Environment", {}).get("Variables", {}) or {}),
+        **(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}) or {}),
+    }
+    layer_dirs = []
+    for layer in props.get("Layers", []) or []:
+        layer_id = layer.get("Ref") if isinstance(layer, dict) else None
+        layer_resource = resources.get(layer_id or "", {})
+        content = layer_resource.get("Properties", {}).get("ContentUri")
+        if isinstance(content, str):
+            layer_dirs.append((template_path.parent / content).resolve())
+    return FunctionSpec(
+        logical_id=logical_id,
+        handler=str(props["Handler"]),
+        code_dir=(template_path.parent / str(props["CodeUri"])).resolve(),
+        layer_dirs=tuple(layer_dirs),
+        environment={name: resolve(value) for name, value in variables.items()},
+        timeout_s=int(resolve(props.get("Timeout", 3)) or 3),
+        memory_mb=int(resolve(props.get("MemorySize", 128)) or 128),
+    )
+
+
+def apply_env_vars_file(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict[str, str]:
+    """Apply ``--env-vars`` content: ``Parameters`` for every function, then ``<LogicalId>``."""
+    environment = dict(spec.environment)
+    for section in ("Parameters", spec.logical_id):
+        for name, value in (env_vars.get(section) or {}).items():
+            if name not in environment:
+                print(
+                    f"invoke: ignoring {name} from env-vars: the template does not declare it "
+                    f"for {spec.logical_id} (sam local invoke ignores it too)",
+                    file=sys.stderr,
+                )
+                continue
+            environment[name] = "" if value is None else str(value)
+    return environment
+
+
+@contextlib.contextmanager
+def _patched_environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@contextlib.contextmanager
+def _patched_path(paths: list[Path]) -> Iterator[None]:
+    saved = list(sys.path)
+    sys.path[:0] = [str(p) for p in paths]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def invoke_function(
+    logical_id: str,
+    event: Any,
+    env_vars: Mapping[str, Any] | None = None,
+    template: Path | str = TEMPLATE,
+    parameter_overrides: Mapping[str, str] | None = None,
+    region: str | None = None,
+) -> Any:
+    """Import the handler fresh (module-scope config is re-read) and call it once."""
+    region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    spec = function_spec(logical_id, Path(template), parameter_overrides, region)
+    environment = apply_env_vars_file(spec, env_vars or {})
+    module_name, _, function_name = spec.handler.rpartition(".")
+    module_file = spec.code_dir / (module_name.replace(".", "/") + ".py")
+    if not module_file.is_file():
+        raise InvokeError(f"handler module {module_file} does not exist (Handler {spec.handler!r})")
+    lambda_env = {
+        "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,
+        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_SAM_LOCAL": "true",
+        **environment,
+    }
+    context = LambdaContext(
+        function_name=logical_id,
+        memory_limit_in_mb=spec.memory_mb,
+        timeout_s=spec.timeout_s,
+        invoked_function_arn=f"arn:aws:lambda:{region}:123456789012:function:{logical_id}",
+    )
+    with _patched_environ(lambda_env), _patched_path([spec.code_dir, *spec.layer_dirs]):
+        module_id = f"_invoked_{logical_id}_{next(_fresh_module_ids)}"
+        module_spec = importlib.util.spec_from_file_location(module_id, module_file)
+        assert module_spec is not None and module_spec.loader is not None
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[module_id] = module
+        try:
+            module_spec.loader.exec_module(module)
+            handler = getattr(module, function_name)
+            return handler(event, context)
+        finally:
+            sys.modules.pop(module_id, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.split("\n\n")[0])
+    parser.add_argument("function", help="logical id of an AWS::Serverless::Function in template.yaml")
+    parser.add_argument("--event", "-e", required=True, help="event JSON file ('-' for stdin)")
+    parser.add_argument("--env-vars", "-n", help="JSON file in the sam local --env-vars format")
+    parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--template", "-t", default=str(TEMPLATE))
+    parser.add_argument("--region")
+    args = parser.parse_args(argv)
+    event_text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+    try:
+        event = json.loads(event_text)
+    except json.JSONDecodeError as error:
+        parser.error(f"event file is not JSON: {error}")
+    env_vars = json.loads(Path(args.env_vars).read_text(encoding="utf-8")) if args.env_vars else None
+    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            result = invoke_function(args.function, event, env_vars, args.template, overrides, args.region)
+    except InvokeError as error:
+        print(f"invoke: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
