@@ -118,3 +118,62 @@ class ProbeSettings:
             replication_group_id=env_str(env, "REPLICATION_GROUP_ID", "unknown"),
             metric_publisher=env_choice(env, "HEALTH_METRIC_PUBLISHER", "emf", ("emf", "api")),
         )
+
+
+PROMOTION_MODES = ("auto", "notify", "dry-run")
+
+
+@dataclass(frozen=True, slots=True)
+class PromoteSettings:
+    """Everything the promoter needs to know; see docs/promotion.md for each variable."""
+
+    global_replication_group_id: str
+    replication_group_id: str
+    region: str
+    ledger_table_name: str
+    trigger_alarm_names: tuple[str, ...]
+    mode: str = "auto"
+    cooldown_minutes: int = 60
+    max_lag_seconds: float = 120.0
+    max_notification_age_seconds: int = 600
+    failover_wait_seconds: int = 300
+    peer_health_check_id: str | None = None
+    peer_writer_alarm_name: str | None = None
+    operator_topic_arn: str | None = None
+    break_glass_disassociate: bool = False
+    hold_retry_attempts: int = 3
+    hold_retry_delay_seconds: int = 20
+    local_health_max_age_seconds: int = 300
+    account_id: str | None = None
+    metrics_namespace: str = "Custom/Redis"
+    service_name: str = "gds-failover"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> PromoteSettings:
+        trigger_names = tuple(
+            name.strip() for name in env_str(env, "TRIGGER_ALARM_NAMES").split(",") if name.strip()
+        )
+        if not trigger_names:
+            raise ConfigError("TRIGGER_ALARM_NAMES must name at least one alarm")
+        return cls(
+            global_replication_group_id=env_str(env, "GLOBAL_REPLICATION_GROUP_ID"),
+            replication_group_id=env_str(env, "REPLICATION_GROUP_ID"),
+            region=env_str(env, "AWS_REGION"),
+            ledger_table_name=env_str(env, "LEDGER_TABLE_NAME"),
+            trigger_alarm_names=trigger_names,
+            mode=env_choice(env, "PROMOTION_MODE", "auto", PROMOTION_MODES),
+            cooldown_minutes=env_int(env, "COOLDOWN_MINUTES", 60, 0, 7 * 24 * 60),
+            max_lag_seconds=env_float(env, "MAX_LAG_SECONDS", 120.0, 0.0, 86_400.0),
+            max_notification_age_seconds=env_int(env, "MAX_NOTIFICATION_AGE_SECONDS", 600, 30, 86_400),
+            failover_wait_seconds=env_int(env, "FAILOVER_WAIT_SECONDS", 300, 10, 840),
+            peer_health_check_id=env_optional(env, "PEER_HEALTH_CHECK_ID"),
+            peer_writer_alarm_name=env_optional(env, "PEER_WRITER_ALARM_NAME"),
+            operator_topic_arn=env_optional(env, "OPERATOR_TOPIC_ARN"),
+            break_glass_disassociate=env_bool(env, "BREAK_GLASS_DISASSOCIATE", False),
+            hold_retry_attempts=env_int(env, "HOLD_RETRY_ATTEMPTS", 3, 1, 10),
+            hold_retry_delay_seconds=env_int(env, "HOLD_RETRY_DELAY_SECONDS", 20, 0, 300),
+            local_health_max_age_seconds=env_int(env, "LOCAL_HEALTH_MAX_AGE_SECONDS", 300, 60, 3600),
+            account_id=env_optional(env, "ACCOUNT_ID"),
+            metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "Custom/Redis"),
+            service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "gds-failover"),
+        )

@@ -1,0 +1,99 @@
+"""CloudWatch reads: this region's probe metrics and an alarm's state (possibly in the peer region)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from gdfailover.awscall import call
+from gdfailover.signals import DIM_REPLICATION_GROUP, DIM_SERVICE, HEARTBEAT_AGE, REACHABLE
+
+Point = tuple[datetime, float]
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeSeries:
+    """Per-minute probe metrics of one replication group, oldest first."""
+
+    reachable: tuple[Point, ...]  # Maximum: 1 when at least one probe that minute got an answer
+    heartbeat_age: tuple[Point, ...]  # Maximum seconds since the writer's last heartbeat
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmState:
+    name: str
+    state: str  # OK | ALARM | INSUFFICIENT_DATA | MISSING (no such alarm)
+    updated: datetime | None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state,
+            "updated": self.updated.isoformat() if self.updated else None,
+            "reason": self.reason[:200],
+        }
+
+
+class ProbeMetrics:
+    """Reads the probe's metrics (namespace and dimensions as published by :mod:`gdfailover.signals`)."""
+
+    def __init__(self, client: Any, namespace: str, service: str) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._service = service
+
+    def series(self, replication_group_id: str, end: datetime, lookback: timedelta) -> ProbeSeries:
+        dimensions = [
+            {"Name": DIM_SERVICE, "Value": self._service},
+            {"Name": DIM_REPLICATION_GROUP, "Value": replication_group_id},
+        ]
+        queries = [
+            {
+                "Id": query_id,
+                "MetricStat": {
+                    "Metric": {"Namespace": self._namespace, "MetricName": name, "Dimensions": dimensions},
+                    "Period": 60,
+                    "Stat": "Maximum",
+                },
+                "ReturnData": True,
+            }
+            for query_id, name in (("reachable", REACHABLE), ("heartbeat_age", HEARTBEAT_AGE))
+        ]
+        response = call(
+            "GetMetricData",
+            self._client.get_metric_data,
+            MetricDataQueries=queries,
+            StartTime=end - lookback,
+            EndTime=end,
+            ScanBy="TimestampAscending",
+        )
+        by_id: dict[str, tuple[Point, ...]] = {"reachable": (), "heartbeat_age": ()}
+        for result in response.get("MetricDataResults") or []:
+            points = sorted(zip(result.get("Timestamps") or [], result.get("Values") or [], strict=False))
+            by_id[str(result.get("Id"))] = tuple((stamp, float(value)) for stamp, value in points)
+        return ProbeSeries(reachable=by_id["reachable"], heartbeat_age=by_id["heartbeat_age"])
+
+
+class Alarms:
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def state(self, alarm_name: str) -> AlarmState:
+        response = call(
+            "DescribeAlarms",
+            self._client.describe_alarms,
+            AlarmNames=[alarm_name],
+            AlarmTypes=["MetricAlarm"],
+        )
+        alarms = response.get("MetricAlarms") or []
+        if not alarms:
+            return AlarmState(alarm_name, "MISSING", None, "no such alarm")
+        alarm = alarms[0]
+        return AlarmState(
+            name=alarm_name,
+            state=str(alarm.get("StateValue", "INSUFFICIENT_DATA")),
+            updated=alarm.get("StateUpdatedTimestamp"),
+            reason=str(alarm.get("StateReason", "")),
+        )

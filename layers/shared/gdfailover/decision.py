@@ -1,0 +1,297 @@
+"""The promotion decision: evidence + policy -> promote / hold / refuse / noop, with reasons.
+
+Pure: no AWS, no clock (``evidence.gathered_at`` is "now"), no logging. Each outcome carries a
+stable ``code`` (dashboards, tests) and human reasons (the decision record, the operator's page).
+
+- ``noop``: nothing to decide (not our alarm, not ALARM, stale, this region already writes).
+- ``hold``: not now, and the cause is transient (throttling, datastore modifying, views disagree);
+  the promoter asks again a bounded number of times.
+- ``refuse``: promoting would be wrong or unsafe without a human (writer alive, local replica
+  unhealthy, lag above the gate, cooldown, no independent confirmation).
+- ``promote``: this region should become the writer; ``act`` is False in notify and dry-run modes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+from typing import Any
+
+from gdfailover.awscall import ErrorKind
+from gdfailover.config import PromoteSettings
+from gdfailover.elasticache import STATUS_AVAILABLE, STATUS_MODIFYING, MemberRole
+from gdfailover.evidence import CallFailure, Evidence, Vote
+
+#: A StateChangeTime this far in the future is clock skew we tolerate; further is a forgery or a bug.
+FUTURE_TOLERANCE = timedelta(seconds=60)
+
+
+class Outcome(StrEnum):
+    PROMOTE = "promote"
+    HOLD = "hold"
+    REFUSE = "refuse"
+    NOOP = "noop"
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    account_id: str
+    region: str
+    replication_group_id: str
+    trigger_alarm_names: frozenset[str]
+    mode: str = "auto"
+    cooldown: timedelta = timedelta(minutes=60)
+    max_lag_seconds: float = 120.0
+    max_notification_age: timedelta = timedelta(seconds=600)
+    local_health_max_age: timedelta = timedelta(seconds=300)
+    peer_writer_alarm_name: str | None = None
+    break_glass_disassociate: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: PromoteSettings, account_id: str) -> Policy:
+        return cls(
+            account_id=account_id,
+            region=settings.region,
+            replication_group_id=settings.replication_group_id,
+            trigger_alarm_names=frozenset(settings.trigger_alarm_names),
+            mode=settings.mode,
+            cooldown=timedelta(minutes=settings.cooldown_minutes),
+            max_lag_seconds=settings.max_lag_seconds,
+            max_notification_age=timedelta(seconds=settings.max_notification_age_seconds),
+            local_health_max_age=timedelta(seconds=settings.local_health_max_age_seconds),
+            peer_writer_alarm_name=settings.peer_writer_alarm_name,
+            break_glass_disassociate=settings.break_glass_disassociate,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    outcome: Outcome
+    code: str
+    reasons: tuple[str, ...]
+    act: bool = False  # promote and mode auto: call FailoverGlobalReplicationGroup
+    transient: bool = False  # a hold worth re-evaluating without a human
+    rpo_seconds: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "code": self.code,
+            "reasons": list(self.reasons),
+            "act": self.act,
+            "transient": self.transient,
+            "rpo_seconds": self.rpo_seconds,
+        }
+
+
+def decide(evidence: Evidence, policy: Policy) -> Decision:
+    checks = (
+        _check_notification_source,
+        _check_notification_state,
+        _check_datastore,
+        _check_cooldown,
+        _check_local_replica,
+        _check_writer_confirmed,
+        _check_lag,
+    )
+    for check in checks:
+        verdict = check(evidence, policy)
+        if verdict is not None:
+            return verdict
+    return _promote(evidence, policy)
+
+
+def _noop(code: str, reason: str) -> Decision:
+    return Decision(Outcome.NOOP, code, (reason,))
+
+
+def _refuse(code: str, reason: str, rpo: float | None = None) -> Decision:
+    return Decision(Outcome.REFUSE, code, (reason,), rpo_seconds=rpo)
+
+
+def _hold(code: str, reason: str, rpo: float | None = None) -> Decision:
+    return Decision(Outcome.HOLD, code, (reason,), transient=True, rpo_seconds=rpo)
+
+
+def _on_failure(code: str, what: str, failure: CallFailure) -> Decision:
+    if failure.kind.transient:
+        return _hold(code, f"{what} unavailable for now: {failure}")
+    return _refuse(code, f"{what} failed: {failure}")
+
+
+def _check_notification_source(evidence: Evidence, policy: Policy) -> Decision | None:
+    note = evidence.notification
+    if note.account_id != policy.account_id:
+        return _noop("foreign-account", f"alarm from account {note.account_id}, not {policy.account_id}")
+    if note.alarm_name not in policy.trigger_alarm_names:
+        return _noop("foreign-alarm", f"alarm {note.alarm_name!r} is not in TRIGGER_ALARM_NAMES")
+    from_peer = note.alarm_name == policy.peer_writer_alarm_name
+    expected = "a peer region" if from_peer else policy.region
+    if note.region is None or (note.region == policy.region) == from_peer:
+        return _noop(
+            "foreign-region", f"alarm {note.alarm_name!r} from region {note.region}, expected {expected}"
+        )
+    return None
+
+
+def _check_notification_state(evidence: Evidence, policy: Policy) -> Decision | None:
+    note = evidence.notification
+    if note.new_state != "ALARM":
+        return _noop("not-alarm", f"alarm {note.alarm_name!r} went to {note.new_state}, nothing to promote")
+    age = evidence.gathered_at - note.state_change_time
+    if age > policy.max_notification_age:
+        return _noop(
+            "stale",
+            f"state change at {note.state_change_time.isoformat()} is {age.total_seconds():.0f}s old "
+            f"(MAX_NOTIFICATION_AGE_SECONDS {policy.max_notification_age.total_seconds():.0f})",
+        )
+    if -age > FUTURE_TOLERANCE:
+        return _noop("future", f"state change at {note.state_change_time.isoformat()} is in the future")
+    return None
+
+
+def _check_datastore(evidence: Evidence, policy: Policy) -> Decision | None:
+    datastore = evidence.datastore
+    if datastore is None:
+        failure = evidence.datastore_failure or CallFailure(
+            "DescribeGlobalReplicationGroups", ErrorKind.OTHER, "?"
+        )
+        return _on_failure("datastore-unavailable", "describing the Global Datastore", failure)
+    member = datastore.member(policy.replication_group_id)
+    if member is None:
+        return _refuse(
+            "not-a-member",
+            f"{policy.replication_group_id} is not a member of {datastore.global_replication_group_id}",
+        )
+    if member.role == MemberRole.PRIMARY:
+        return _noop(
+            "already-primary", f"{policy.replication_group_id} in {policy.region} is already PRIMARY"
+        )
+    if datastore.status == STATUS_MODIFYING:
+        return _hold("datastore-modifying", "the Global Datastore is modifying; failover needs it available")
+    if datastore.status != STATUS_AVAILABLE:
+        return _refuse(
+            "datastore-not-available", f"the Global Datastore is {datastore.status}, not available"
+        )
+    return None
+
+
+def _check_cooldown(evidence: Evidence, policy: Policy) -> Decision | None:
+    if evidence.latch_failure is not None:
+        return _on_failure("ledger-unavailable", "reading the promotion ledger", evidence.latch_failure)
+    latch = evidence.latch
+    if latch is not None and latch.active(evidence.gathered_at):
+        return _refuse(
+            "cooldown",
+            f"promotion latch taken at {latch.taken_at.isoformat()} by {latch.holder} "
+            f"holds until {latch.latched_until.isoformat()} ({latch.outcome or 'no outcome yet'})",
+        )
+    return None
+
+
+def _check_local_replica(evidence: Evidence, policy: Policy) -> Decision | None:
+    local = evidence.local
+    if local.reachable is None or local.observed_at is None:
+        if local.failure is not None:
+            return _on_failure("local-health-unknown", "reading this region's probe metrics", local.failure)
+        return _refuse("local-health-unknown", "no Reachable datapoint for this region's replica")
+    age = evidence.gathered_at - local.observed_at
+    if age > policy.local_health_max_age:
+        return _refuse(
+            "local-health-stale",
+            f"this region's last Reachable datapoint is {age.total_seconds():.0f}s old: "
+            "is the probe running?",
+        )
+    if local.reachable < 1:
+        return _refuse(
+            "local-replica-down", "this region's replica does not answer: promoting it restores nothing"
+        )
+    return None
+
+
+def _check_writer_confirmed(evidence: Evidence, policy: Policy) -> Decision | None:
+    rpo = evidence.lag.seconds
+    dead = [signal for signal in evidence.writer_signals if signal.vote == Vote.DEAD]
+    alive = [signal for signal in evidence.writer_signals if signal.vote == Vote.ALIVE]
+    unknown = [signal for signal in evidence.writer_signals if signal.vote == Vote.UNKNOWN]
+    if dead and alive:
+        return _hold(
+            "vantages-disagree",
+            "; ".join(f"{signal.source}: {signal.detail}" for signal in (*dead, *alive)),
+            rpo,
+        )
+    if alive:
+        return _refuse(
+            "writer-alive",
+            "the writer looks healthy from a second vantage (replication-only break or observer failure): "
+            + "; ".join(f"{signal.source}: {signal.detail}" for signal in alive),
+            rpo,
+        )
+    if not dead:
+        if any(signal.transient for signal in unknown):
+            return _hold(
+                "confirmation-unavailable",
+                "no second vantage answered: " + "; ".join(signal.detail for signal in unknown),
+                rpo,
+            )
+        return _refuse(
+            "no-confirmation",
+            "nothing confirms the writer is down from a second vantage "
+            "(configure PEER_HEALTH_CHECK_ID or PEER_WRITER_ALARM_NAME)"
+            + ("".join(f"; {signal.source}: {signal.detail}" for signal in unknown)),
+            rpo,
+        )
+    return None
+
+
+def _check_lag(evidence: Evidence, policy: Policy) -> Decision | None:
+    rpo = evidence.lag.seconds
+    if rpo is None:
+        return _refuse("lag-unknown", f"cannot estimate data loss: {evidence.lag.basis}")
+    if rpo > policy.max_lag_seconds:
+        return _refuse(
+            "lag-above-gate",
+            f"estimated data loss {rpo:.0f}s exceeds MAX_LAG_SECONDS {policy.max_lag_seconds:g} "
+            f"({evidence.lag.basis})",
+            rpo,
+        )
+    return None
+
+
+def _promote(evidence: Evidence, policy: Policy) -> Decision:
+    rpo = evidence.lag.seconds
+    note = evidence.notification
+    dead = [signal for signal in evidence.writer_signals if signal.vote == Vote.DEAD]
+    reasons = [
+        f"{note.alarm_name} in ALARM since {note.state_change_time.isoformat()}",
+        *(f"{signal.source}: {signal.detail}" for signal in dead),
+        "this region's replica answers",
+        f"estimated data loss {rpo:.0f}s within MAX_LAG_SECONDS {policy.max_lag_seconds:g}",
+    ]
+    act = policy.mode == "auto"
+    if not act:
+        reasons.append(f"mode {policy.mode}: would promote, taking no action")
+    return Decision(Outcome.PROMOTE, "promote", tuple(reasons), act=act, rpo_seconds=rpo)
+
+
+def should_break_glass(
+    evidence: Evidence, policy: Policy, failover_failure: CallFailure | None, became_primary: bool
+) -> tuple[bool, str]:
+    """After a failover that did not take effect: detach this region from the datastore instead?
+
+    Only when the operator opted in and the writer region's control plane is unreachable, because
+    disassociation leaves the old primary running as a separate writer and is undone only by
+    rebuilding this region as a new secondary.
+    """
+    if became_primary:
+        return False, "failover took effect"
+    if not policy.break_glass_disassociate:
+        return False, "BREAK_GLASS_DISASSOCIATE is off"
+    if policy.mode != "auto":
+        return False, f"mode {policy.mode}"
+    if failover_failure is not None and failover_failure.kind == ErrorKind.ACCESS_DENIED:
+        return False, f"failover was denied ({failover_failure}): fix IAM, not the datastore"
+    if evidence.peer_control_plane != "unreachable":
+        return False, f"the writer region's ElastiCache API is {evidence.peer_control_plane}, not unreachable"
+    return True, "failover did not take effect and the writer region's ElastiCache API is unreachable"

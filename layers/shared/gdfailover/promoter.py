@@ -1,0 +1,321 @@
+"""Orchestration: evidence -> decision -> (latch -> failover -> wait) -> decision record.
+
+Everything it touches is a parameter (evidence sources, the acting adapters, the clock, the
+deadline), so the unit tests, the moto tests and the local drill run the same code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from gdfailover.alarm import AlarmNotification
+from gdfailover.awscall import AwsCallError, ErrorKind
+from gdfailover.clock import Clock
+from gdfailover.config import PromoteSettings
+from gdfailover.decision import Decision, Outcome, Policy, decide, should_break_glass
+from gdfailover.elasticache import (
+    GlobalDatastoreApi,
+    WaitResult,
+    WaitStatus,
+    wait_until_detached,
+    wait_until_primary,
+)
+from gdfailover.evidence import CallFailure, Evidence, EvidenceSources, gather_evidence
+from gdfailover.ledger import LatchAttempt
+from gdfailover.signals import DIM_DECISION, PROMOTION_DECISION
+
+#: Worst case of one evidence round (bounded clients, peer calls in parallel): budget for a retry.
+EVIDENCE_ROUND_SECONDS = 15.0
+#: Poll interval while waiting for this member to become PRIMARY.
+POLL_INTERVAL_SECONDS = 5.0
+
+
+class LatchLedger(Protocol):
+    def acquire(
+        self, global_replication_group_id: str, holder: str, now: datetime, cooldown: timedelta
+    ) -> LatchAttempt: ...
+    def release(self, global_replication_group_id: str, holder: str) -> None: ...
+    def record_outcome(self, global_replication_group_id: str, holder: str, outcome: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """One per notification: what was seen, what was decided, what was done, how long it took."""
+
+    settings: PromoteSettings
+    decision: Decision
+    evidence: Evidence
+    attempts: int
+    hold_history: tuple[str, ...]
+    action: dict[str, Any]
+    started_at: datetime
+    duration_ms: float
+
+    @property
+    def subject(self) -> str:
+        where = f"{self.settings.replication_group_id} ({self.settings.region})"
+        outcome = self.decision.outcome
+        if outcome == Outcome.PROMOTE and not self.decision.act:
+            return f"gds-failover {self.settings.mode.upper()}: would promote {where} [{self.decision.code}]"
+        if outcome == Outcome.PROMOTE:
+            return f"gds-failover PROMOTED {where}: {self.action.get('result', '?')}"
+        return f"gds-failover {outcome.value.upper()} for {where}: {self.decision.code}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.decision.outcome.value,
+            "code": self.decision.code,
+            "reasons": list(self.decision.reasons),
+            "mode": self.settings.mode,
+            "acted": self.action.get("taken", "none") != "none",
+            "would_promote": self.decision.outcome == Outcome.PROMOTE,
+            "rpo_estimate_seconds": self.decision.rpo_seconds,
+            "global_replication_group_id": self.settings.global_replication_group_id,
+            "replication_group_id": self.settings.replication_group_id,
+            "region": self.settings.region,
+            "attempts": self.attempts,
+            "hold_history": list(self.hold_history),
+            "action": self.action,
+            "evidence": self.evidence.as_dict(),
+            "started_at": self.started_at.isoformat(),
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+
+class Promoter:
+    def __init__(
+        self,
+        *,
+        settings: PromoteSettings,
+        policy: Policy,
+        sources: EvidenceSources,
+        datastores: GlobalDatastoreApi,
+        ledger: LatchLedger,
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._policy = policy
+        self._sources = sources
+        self._datastores = datastores
+        self._ledger = ledger
+        self._clock = clock
+
+    def run(self, notification: AlarmNotification, deadline: float) -> DecisionRecord:
+        """Decide (re-deciding transient holds while time allows) and act; ``deadline`` is monotonic."""
+        started_at, started = self._clock.now(), self._clock.monotonic()
+        holds: list[str] = []
+        attempt = 0
+        while True:
+            attempt += 1
+            evidence = gather_evidence(notification, self._settings, self._sources, self._clock)
+            decision = decide(evidence, self._policy)
+            action: dict[str, Any] = {"taken": "none"}
+            if decision.outcome == Outcome.PROMOTE and decision.act:
+                decision, action = self._act(notification, evidence, decision, deadline)
+            if not self._retry_worthwhile(decision, attempt, deadline):
+                break
+            holds.append(decision.code)
+            self._clock.sleep(self._settings.hold_retry_delay_seconds)
+        return DecisionRecord(
+            settings=self._settings,
+            decision=decision,
+            evidence=evidence,
+            attempts=attempt,
+            hold_history=tuple(holds),
+            action=action,
+            started_at=started_at,
+            duration_ms=(self._clock.monotonic() - started) * 1000.0,
+        )
+
+    def _retry_worthwhile(self, decision: Decision, attempt: int, deadline: float) -> bool:
+        if decision.outcome != Outcome.HOLD or not decision.transient:
+            return False
+        if attempt >= self._settings.hold_retry_attempts:
+            return False
+        needed = self._settings.hold_retry_delay_seconds + EVIDENCE_ROUND_SECONDS
+        return deadline - self._clock.monotonic() > needed
+
+    def _act(
+        self, notification: AlarmNotification, evidence: Evidence, decision: Decision, deadline: float
+    ) -> tuple[Decision, dict[str, Any]]:
+        settings = self._settings
+        group = settings.global_replication_group_id
+        holder = notification.message_id
+        try:
+            latch = self._ledger.acquire(group, holder, self._clock.now(), self._policy.cooldown)
+        except AwsCallError as error:
+            return _demote(
+                decision, "ledger-write-failed", f"cannot take the promotion latch: {error}", error
+            ), {"taken": "none"}
+        if not latch.acquired:
+            held = latch.latch.as_dict() if latch.latch else {}
+            reason = f"another invocation holds the promotion latch: {held}"
+            return replace(decision, outcome=Outcome.REFUSE, code="cooldown", reasons=(reason,), act=False), {
+                "taken": "none",
+                "latch": held,
+            }
+
+        failover_started = self._clock.monotonic()
+        action: dict[str, Any] = {
+            "taken": "failover",
+            "latch": latch.latch.as_dict() if latch.latch else None,
+        }
+        failover_failure: CallFailure | None = None
+        wait: WaitResult | None = None
+        try:
+            self._datastores.failover(group, settings.region, settings.replication_group_id)
+        except AwsCallError as error:
+            failover_failure = CallFailure.of(error)
+            action |= {"result": "rejected", "error": error.as_dict()}
+        else:
+            wait = wait_until_primary(
+                self._datastores,
+                group,
+                settings.replication_group_id,
+                clock=self._clock,
+                timeout_seconds=self._wait_budget(deadline),
+                interval_seconds=POLL_INTERVAL_SECONDS,
+            )
+            action |= {
+                "result": "primary" if wait.status == WaitStatus.PRIMARY else "unconfirmed",
+                "wait": wait.as_dict(),
+            }
+        action["failover_ms"] = round((self._clock.monotonic() - failover_started) * 1000.0, 1)
+
+        became_primary = wait is not None and wait.status == WaitStatus.PRIMARY
+        glass, glass_reason = should_break_glass(evidence, self._policy, failover_failure, became_primary)
+        action["break_glass"] = {"used": glass, "reason": glass_reason}
+        if glass:
+            return self._break_glass(decision, action, holder, deadline)
+
+        if failover_failure is not None:
+            self._release_quietly(group, holder, action)
+            code = (
+                "failover-denied" if failover_failure.kind == ErrorKind.ACCESS_DENIED else "failover-rejected"
+            )
+            reason = f"FailoverGlobalReplicationGroup rejected: {failover_failure} {failover_failure.message}"
+            return _demote(decision, code, reason, failover_failure), action
+        assert wait is not None
+        self._record_outcome_quietly(group, holder, f"failover {action['result']}", action)
+        if became_primary:
+            return replace(
+                decision, reasons=(*decision.reasons, f"PRIMARY after {wait.waited_seconds:.0f}s")
+            ), action
+        return (
+            replace(
+                decision,
+                code="promote-unconfirmed",
+                reasons=(
+                    *decision.reasons,
+                    f"FailoverGlobalReplicationGroup accepted but {settings.replication_group_id} was not "
+                    f"PRIMARY after {wait.waited_seconds:.0f}s ({wait.polls} polls): check the console; "
+                    "the latch stays",
+                ),
+            ),
+            action,
+        )
+
+    def _break_glass(
+        self, decision: Decision, action: dict[str, Any], holder: str, deadline: float
+    ) -> tuple[Decision, dict[str, Any]]:
+        settings = self._settings
+        group = settings.global_replication_group_id
+        try:
+            self._datastores.disassociate(group, settings.replication_group_id, settings.region)
+        except AwsCallError as error:
+            action["break_glass"] |= {"result": "rejected", "error": error.as_dict()}
+            self._record_outcome_quietly(group, holder, "break-glass disassociate rejected", action)
+            return _demote(
+                decision, "break-glass-failed", f"DisassociateGlobalReplicationGroup: {error}", error
+            ), action
+        wait = wait_until_detached(
+            self._datastores,
+            group,
+            settings.replication_group_id,
+            clock=self._clock,
+            timeout_seconds=self._wait_budget(deadline),
+            interval_seconds=POLL_INTERVAL_SECONDS,
+        )
+        detached = wait.status == WaitStatus.DETACHED
+        action["break_glass"] |= {"result": "detached" if detached else "unconfirmed", "wait": wait.as_dict()}
+        self._record_outcome_quietly(group, holder, f"break-glass {action['break_glass']['result']}", action)
+        reason = (
+            f"break-glass: {settings.replication_group_id} left the datastore and is a standalone writer"
+            if detached
+            else f"break-glass: disassociate requested, not confirmed after {wait.waited_seconds:.0f}s"
+        )
+        code = "promote-break-glass" if detached else "promote-unconfirmed"
+        return replace(decision, code=code, reasons=(*decision.reasons, reason)), action
+
+    def _wait_budget(self, deadline: float) -> float:
+        return max(0.0, min(float(self._settings.failover_wait_seconds), deadline - self._clock.monotonic()))
+
+    def _release_quietly(self, group: str, holder: str, action: dict[str, Any]) -> None:
+        try:
+            self._ledger.release(group, holder)
+            action["latch_released"] = True
+        except AwsCallError as error:
+            action["latch_released"] = f"failed: {error}"
+
+    def _record_outcome_quietly(self, group: str, holder: str, outcome: str, action: dict[str, Any]) -> None:
+        try:
+            self._ledger.record_outcome(group, holder, outcome)
+        except AwsCallError as error:
+            action["ledger_update"] = f"failed: {error}"
+
+
+def _demote(decision: Decision, code: str, reason: str, failure: AwsCallError | CallFailure) -> Decision:
+    """A promotion that could not be carried out: hold when the cause is transient, else refuse."""
+    transient = failure.kind.transient
+    return replace(
+        decision,
+        outcome=Outcome.HOLD if transient else Outcome.REFUSE,
+        code=code,
+        reasons=(*decision.reasons, reason),
+        act=False,
+        transient=transient,
+    )
+
+
+class DecisionMetrics(Protocol):
+    """The part of Powertools ``Metrics`` the publisher uses."""
+
+    def add_dimension(self, name: str, value: str) -> None: ...
+    def add_metric(self, name: str, unit: Any, value: float, resolution: Any = ...) -> None: ...
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None: ...
+
+
+class Notifier(Protocol):
+    def publish(self, subject: str, record: dict[str, Any]) -> None: ...
+
+
+@dataclass
+class DecisionPublisher:
+    """Writes the decision record: one structured log line, one metric, one operator notification."""
+
+    log: Callable[[str, dict[str, Any]], None]
+    metrics: DecisionMetrics
+    notifier: Notifier | None = None
+    warn: Callable[[str, dict[str, Any]], None] = field(default=lambda message, extra: None)
+
+    def publish(self, record: DecisionRecord) -> dict[str, Any]:
+        document = record.as_dict()
+        self.log(f"promotion decision: {record.decision.outcome.value} ({record.decision.code})", document)
+        self.count(record.decision.outcome.value)
+        if self.notifier is not None and record.decision.outcome != Outcome.NOOP:
+            try:
+                self.notifier.publish(record.subject, document)
+            except AwsCallError as error:
+                self.warn("operator notification failed", {"error": error.as_dict()})
+                document["operator_notification"] = f"failed: {error}"
+        return document
+
+    def count(self, outcome: str) -> None:
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self.metrics.add_dimension(name=DIM_DECISION, value=outcome)
+        self.metrics.add_metric(name=PROMOTION_DECISION, unit=MetricUnit.Count, value=1)
+        self.metrics.flush_metrics()
