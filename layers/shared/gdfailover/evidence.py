@@ -332,7 +332,7 @@ def estimate_lag_before_failure(
         return LagEstimate(age_now, "HeartbeatAge is not climbing: latest value", age_now)
     if start == 0:
         return LagEstimate(None, "HeartbeatAge climbing for the whole 30-minute window", age_now)
-    stopped_at, lag = points[start - 1]
+    stopped_at, lag = points[start]  # the last datapoint before the climb
     if writer_down_since is not None and writer_down_since - WRITER_ALARM_DETECTION_ALLOWANCE > stopped_at:
         gap = (writer_down_since - WRITER_ALARM_DETECTION_ALLOWANCE - stopped_at).total_seconds()
         return LagEstimate(

@@ -1,0 +1,331 @@
+"""The promotion decision, table-driven: case name -> evidence -> expected decision and key reason.
+
+Baseline evidence is a real outage seen from the secondary (us-west-2): the trigger alarm just went
+to ALARM, the datastore is available with us-east-1 primary, this region's replica answers, Route 53
+says the writer is unhealthy, the lag before the failure was 30 s. Each case changes what it names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from gdfailover.alarm import AlarmNotification
+from gdfailover.awscall import ErrorKind
+from gdfailover.decision import Outcome, Policy, decide, should_break_glass
+from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember
+from gdfailover.evidence import CallFailure, Evidence, LagEstimate, LocalHealth, Vote, WriterSignal
+from gdfailover.ledger import Latch
+
+NOW = datetime(2025, 5, 1, 12, 2, tzinfo=UTC)
+ACCOUNT, REGION, PEER = "111122223333", "us-west-2", "us-east-1"
+TRIGGER = "gds-failover-promotion-trigger-my-gds-usw2"
+PEER_WRITER_ALARM = "gds-failover-writer-my-gds-use1"
+POLICY = Policy(
+    account_id=ACCOUNT,
+    region=REGION,
+    replication_group_id="my-gds-usw2",
+    trigger_alarm_names=frozenset({TRIGGER, PEER_WRITER_ALARM}),
+    mode="auto",
+    cooldown=timedelta(minutes=60),
+    max_lag_seconds=120,
+    max_notification_age=timedelta(minutes=10),
+    peer_writer_alarm_name=PEER_WRITER_ALARM,
+)
+
+R53_DEAD = WriterSignal("route53", Vote.DEAD, "writer health check unhealthy: 0/16 checkers report healthy")
+R53_ALIVE = WriterSignal("route53", Vote.ALIVE, "writer health check healthy: 16/16 checkers report healthy")
+PEER_ALARM_OK = WriterSignal(f"peer_alarm@{PEER}", Vote.ALIVE, "writer alarm is OK")
+PEER_UNREACHABLE = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer region CloudWatch unreachable")
+R53_THROTTLED = WriterSignal(
+    "route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True
+)
+
+
+def notification(**changes: Any) -> AlarmNotification:
+    base = AlarmNotification(
+        message_id="95df01b4-ee98-5cb9-9903-4c221d41eb5e",
+        topic_arn=f"arn:aws:sns:{REGION}:{ACCOUNT}:gds-failover-PromotionTopic",
+        alarm_name=TRIGGER,
+        account_id=ACCOUNT,
+        new_state="ALARM",
+        old_state="OK",
+        state_change_time=NOW - timedelta(seconds=50),
+        reason="Threshold Crossed",
+        alarm_arn=f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{TRIGGER}",
+    )
+    return replace(base, **changes)
+
+
+def datastore(status: str = "available", local_role: str = "SECONDARY") -> GlobalDatastore:
+    peer_role = "SECONDARY" if local_role == "PRIMARY" else "PRIMARY"
+    return GlobalDatastore(
+        "ldgnf-my-gds",
+        status,
+        (
+            GlobalDatastoreMember("my-gds-use1", PEER, peer_role, "associated"),
+            GlobalDatastoreMember("my-gds-usw2", REGION, local_role, "associated"),
+        ),
+    )
+
+
+BASELINE = Evidence(
+    notification=notification(),
+    gathered_at=NOW,
+    datastore=datastore(),
+    datastore_failure=None,
+    local=LocalHealth(1.0, NOW - timedelta(seconds=90)),
+    writer_signals=(R53_DEAD,),
+    lag=LagEstimate(30.0, "HeartbeatAge before it started climbing"),
+    latch=None,
+    peer_region=PEER,
+    peer_control_plane="reachable",
+)
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    changes: dict[str, Any]
+    outcome: Outcome
+    code: str
+    policy: Policy = POLICY
+
+
+def failure(kind: ErrorKind, code: str, operation: str = "DescribeGlobalReplicationGroups") -> CallFailure:
+    return CallFailure(operation, kind, code)
+
+
+CASES = [
+    # real outages promote
+    Case("writer region outage, Route 53 unhealthy", {}, Outcome.PROMOTE, "promote"),
+    Case(
+        "whole writer region unreachable (no Route 53 configured)",
+        {"writer_signals": (PEER_UNREACHABLE,)},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "fast path: peer writer alarm delivered from the peer region",
+        {
+            "notification": notification(
+                alarm_name=PEER_WRITER_ALARM,
+                alarm_arn=f"arn:aws:cloudwatch:{PEER}:{ACCOUNT}:alarm:{PEER_WRITER_ALARM}",
+                topic_arn=f"arn:aws:sns:{PEER}:{ACCOUNT}:gds-failover-PromotionTopic",
+            )
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    # the notification itself
+    Case(
+        "alarm back to OK",
+        {"notification": notification(new_state="OK", old_state="ALARM")},
+        Outcome.NOOP,
+        "not-alarm",
+    ),
+    Case(
+        "INSUFFICIENT_DATA",
+        {"notification": notification(new_state="INSUFFICIENT_DATA")},
+        Outcome.NOOP,
+        "not-alarm",
+    ),
+    Case(
+        "another account",
+        {"notification": notification(account_id="444455556666")},
+        Outcome.NOOP,
+        "foreign-account",
+    ),
+    Case(
+        "another alarm",
+        {"notification": notification(alarm_name="payments-high-cpu")},
+        Outcome.NOOP,
+        "foreign-alarm",
+    ),
+    Case(
+        "our trigger alarm name but from another region",
+        {"notification": notification(alarm_arn=f"arn:aws:cloudwatch:{PEER}:{ACCOUNT}:alarm:{TRIGGER}")},
+        Outcome.NOOP,
+        "foreign-region",
+    ),
+    Case(
+        "stale redelivery (state change 20 minutes ago)",
+        {"notification": notification(state_change_time=NOW - timedelta(minutes=20))},
+        Outcome.NOOP,
+        "stale",
+    ),
+    Case(
+        "state change from the future",
+        {"notification": notification(state_change_time=NOW + timedelta(minutes=5))},
+        Outcome.NOOP,
+        "future",
+    ),
+    # the datastore
+    Case(
+        "this region is already PRIMARY",
+        {"datastore": datastore(local_role="PRIMARY")},
+        Outcome.NOOP,
+        "already-primary",
+    ),
+    Case(
+        "datastore modifying",
+        {"datastore": datastore(status="modifying")},
+        Outcome.HOLD,
+        "datastore-modifying",
+    ),
+    Case(
+        "datastore deleting",
+        {"datastore": datastore(status="deleting")},
+        Outcome.REFUSE,
+        "datastore-not-available",
+    ),
+    Case(
+        "describe throttled",
+        {"datastore": None, "datastore_failure": failure(ErrorKind.THROTTLED, "Throttling")},
+        Outcome.HOLD,
+        "datastore-unavailable",
+    ),
+    Case(
+        "describe denied by IAM",
+        {"datastore": None, "datastore_failure": failure(ErrorKind.ACCESS_DENIED, "AccessDenied")},
+        Outcome.REFUSE,
+        "datastore-unavailable",
+    ),
+    # cooldown / latch
+    Case(
+        "inside the cooldown of an earlier promotion",
+        {"latch": Latch("other-message", NOW - timedelta(minutes=10), NOW + timedelta(minutes=50))},
+        Outcome.REFUSE,
+        "cooldown",
+    ),
+    Case(
+        "after the cooldown expired",
+        {"latch": Latch("other-message", NOW - timedelta(hours=2), NOW - timedelta(hours=1))},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    # this region's replica
+    Case(
+        "local replica does not answer",
+        {"local": LocalHealth(0.0, NOW - timedelta(seconds=60))},
+        Outcome.REFUSE,
+        "local-replica-down",
+    ),
+    Case(
+        "local probe silent for 10 minutes",
+        {"local": LocalHealth(1.0, NOW - timedelta(minutes=10))},
+        Outcome.REFUSE,
+        "local-health-stale",
+    ),
+    Case(
+        "no local probe data at all",
+        {"local": LocalHealth(None, None)},
+        Outcome.REFUSE,
+        "local-health-unknown",
+    ),
+    # second vantage
+    Case(
+        "blip: the writer is healthy per Route 53",
+        {"writer_signals": (R53_ALIVE,)},
+        Outcome.REFUSE,
+        "writer-alive",
+    ),
+    Case(
+        "replication-only break: writer alarm OK in the writer region",
+        {"writer_signals": (PEER_ALARM_OK,)},
+        Outcome.REFUSE,
+        "writer-alive",
+    ),
+    Case(
+        "views disagree (Route 53 unhealthy, writer alarm OK)",
+        {"writer_signals": (R53_DEAD, PEER_ALARM_OK)},
+        Outcome.HOLD,
+        "vantages-disagree",
+    ),
+    Case(
+        "second vantage throttled",
+        {"writer_signals": (R53_THROTTLED,)},
+        Outcome.HOLD,
+        "confirmation-unavailable",
+    ),
+    Case("no second vantage configured", {"writer_signals": ()}, Outcome.REFUSE, "no-confirmation"),
+    # data loss gate
+    Case(
+        "lag above MAX_LAG_SECONDS",
+        {"lag": LagEstimate(300.0, "HeartbeatAge before the climb")},
+        Outcome.REFUSE,
+        "lag-above-gate",
+    ),
+    Case(
+        "lag unknown", {"lag": LagEstimate(None, "no HeartbeatAge datapoints")}, Outcome.REFUSE, "lag-unknown"
+    ),
+    # modes
+    Case("notify mode, real outage", {}, Outcome.PROMOTE, "promote", replace(POLICY, mode="notify")),
+    Case("dry-run mode, real outage", {}, Outcome.PROMOTE, "promote", replace(POLICY, mode="dry-run")),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_decision_table(case: Case) -> None:
+    decision = decide(replace(BASELINE, **case.changes), case.policy)
+    assert (decision.outcome, decision.code) == (case.outcome, case.code), decision.reasons
+    assert decision.reasons, "every decision explains itself"
+    assert decision.act == (case.outcome == Outcome.PROMOTE and case.policy.mode == "auto")
+    assert decision.transient == (case.outcome == Outcome.HOLD)
+
+
+def test_the_table_is_big_enough_and_covers_every_outcome() -> None:
+    assert len(CASES) >= 15
+    assert {case.outcome for case in CASES} == set(Outcome)
+
+
+def test_notify_and_dry_run_say_what_would_have_happened() -> None:
+    for mode in ("notify", "dry-run"):
+        decision = decide(BASELINE, replace(POLICY, mode=mode))
+        assert not decision.act
+        assert decision.reasons[-1] == f"mode {mode}: would promote, taking no action"
+
+
+def test_a_promotion_carries_its_data_loss_estimate_and_evidence() -> None:
+    decision = decide(BASELINE, POLICY)
+    assert decision.rpo_seconds == 30.0
+    assert any("route53" in reason for reason in decision.reasons)
+
+
+BREAK_GLASS = replace(POLICY, break_glass_disassociate=True)
+OUTAGE = replace(BASELINE, peer_control_plane="unreachable")
+REJECTED = CallFailure("FailoverGlobalReplicationGroup", ErrorKind.OTHER, "InternalFailure")
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence", "policy", "failover_failure", "became_primary", "expected"),
+    [
+        ("failover worked", OUTAGE, BREAK_GLASS, None, True, False),
+        ("off by default", OUTAGE, POLICY, REJECTED, False, False),
+        ("writer control plane answers", BASELINE, BREAK_GLASS, REJECTED, False, False),
+        (
+            "denied by IAM",
+            OUTAGE,
+            BREAK_GLASS,
+            CallFailure("FailoverGlobalReplicationGroup", ErrorKind.ACCESS_DENIED, "AccessDenied"),
+            False,
+            False,
+        ),
+        ("notify mode", OUTAGE, replace(BREAK_GLASS, mode="notify"), REJECTED, False, False),
+        ("opted in, control plane gone, failover rejected", OUTAGE, BREAK_GLASS, REJECTED, False, True),
+        ("opted in, control plane gone, failover never completed", OUTAGE, BREAK_GLASS, None, False, True),
+    ],
+)
+def test_break_glass_only_when_opted_in_and_the_writer_control_plane_is_gone(
+    name: str,
+    evidence: Evidence,
+    policy: Policy,
+    failover_failure: CallFailure | None,
+    became_primary: bool,
+    expected: bool,
+) -> None:
+    use, reason = should_break_glass(evidence, policy, failover_failure, became_primary)
+    assert use == expected, reason
