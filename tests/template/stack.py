@@ -62,16 +62,13 @@ def _packaged(template: dict[str, Any]) -> dict[str, Any]:
     return packaged
 
 
-class _PolicyLoader:
-    def load(self) -> dict[str, str]:
-        return dict(MANAGED_POLICIES)
-
-
 def transformed(
     overrides: dict[str, str] | None = None, template: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """The template after the AWS::Serverless transform, for the given parameter values."""
-    from samtranslator.translator.transform import transform
+    import boto3
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
 
     parameters = {
         **REQUIRED_PARAMETERS,
@@ -82,7 +79,12 @@ def transformed(
         "AWS::StackName": "gds-failover",
     }
     source = _packaged(template if template is not None else sam_template())
-    result = transform(source, parameters, _PolicyLoader())  # type: ignore[arg-type]
+    translator = Translator(
+        managed_policy_map=None, sam_parser=Parser(), boto_session=boto3.Session(region_name="us-east-1")
+    )
+    result = translator.translate(
+        source, parameter_values=parameters, get_managed_policy_map=lambda: dict(MANAGED_POLICIES)
+    )
     assert isinstance(result, dict)
     return result
 
@@ -103,7 +105,8 @@ def refs(value: Any) -> set[str]:
                 found.add(target)
             elif key == "Fn::Sub":
                 text = inner[0] if isinstance(inner, list) else inner
-                found.update(p.split(".", 1)[0] for p in _SUB_REFERENCE.findall(str(text)))
+                local = set(inner[1]) if isinstance(inner, list) else set()
+                found.update(p.split(".", 1)[0] for p in _SUB_REFERENCE.findall(str(text)) if p not in local)
                 if isinstance(inner, list):
                     found.update(refs(inner[1]))
             else:
@@ -172,7 +175,9 @@ def validate_asl(definition: dict[str, Any]) -> list[str]:
             for retrier in state.get("Retry", []):
                 extra = set(retrier["ErrorEquals"]) - LAMBDA_SERVICE_ERRORS
                 if extra:
-                    problems.append(f"{name}: retries on {sorted(extra)} (only Lambda service errors allowed)")
+                    problems.append(
+                        f"{name}: retries on {sorted(extra)} (only Lambda service errors allowed)"
+                    )
             catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
             if not catch_all:
                 problems.append(f"{name}: a failed task would end the execution (no Catch on States.ALL)")
