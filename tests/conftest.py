@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files
+from tools.localredis import RedisServer, TlsFiles, make_tls_files
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +62,8 @@ def probe_env(server_port: int, tls: TlsFiles | None, **extra: str) -> dict[str,
 def emitted_metrics(stdout: str) -> dict[str, float]:
     """Metric values from the EMF blobs Powertools printed (one JSON document per line)."""
     values: dict[str, float] = {}
-    for line in stdout.splitlines():
-        line = line.strip()
+    for raw_line in stdout.splitlines():
+        line = raw_line.strip()
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         blob = json.loads(line)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -44,9 +45,7 @@ def load_template(path: Path = TEMPLATE) -> dict[str, Any]:
 
 def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
     return {
-        name: str(spec["Default"])
-        for name, spec in (template.get("Parameters") or {}).items()
-        if "Default" in spec
+        name: str(spec["Default"]) for name, spec in (template.get("Parameters") or {}).items() if "Default" in spec
     }
 
 
@@ -57,9 +56,9 @@ def samconfig_overrides(config_env: str, path: Path = SAMCONFIG) -> dict[str, st
         raise KeyError(f"samconfig.toml has no environment {config_env!r}; it has {sorted(config)}")
     params = config[config_env].get("deploy", {}).get("parameters", {})
     raw = params.get("parameter_overrides", [])
-    items = raw.split() if isinstance(raw, str) else list(raw)
+    items = shlex.split(raw) if isinstance(raw, str) else list(raw)
     overrides: dict[str, str] = {}
     for item in items:
         key, _, value = str(item).partition("=")
-        overrides[key] = value.strip('"')
+        overrides[key] = value
     return overrides

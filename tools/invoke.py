@@ -159,6 +159,7 @@ def invoke_function(
     logical_id: str,
     event: Any,
     env_vars: Mapping[str, Any] | None = None,
+    *,
     template: Path | str = TEMPLATE,
     parameter_overrides: Mapping[str, str] | None = None,
     region: str | None = None,
@@ -190,7 +191,8 @@ def invoke_function(
     with _patched_environ(lambda_env), _patched_path([spec.code_dir, *spec.layer_dirs]):
         module_id = f"_invoked_{logical_id}_{next(_fresh_module_ids)}"
         module_spec = importlib.util.spec_from_file_location(module_id, module_file)
-        assert module_spec is not None and module_spec.loader is not None
+        if module_spec is None or module_spec.loader is None:
+            raise InvokeError(f"cannot load {module_file}")
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_id] = module
         try:
@@ -219,7 +221,14 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
     try:
         with contextlib.redirect_stdout(sys.stderr):
-            result = invoke_function(args.function, event, env_vars, args.template, overrides, args.region)
+            result = invoke_function(
+                args.function,
+                event,
+                env_vars,
+                template=args.template,
+                parameter_overrides=overrides,
+                region=args.region,
+            )
     except InvokeError as error:
         print(f"invoke: {error}", file=sys.stderr)
         return 2

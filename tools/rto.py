@@ -102,3 +102,289 @@ class TimingModel:
         if self.metric_publisher == "api":
             return API_DELAY_TYPICAL_S, API_DELAY_WORST_S
         return EMF_DELAY_TYPICAL_S, EMF_DELAY_WORST_S
+
+    @property
+    def probes_per_execution(self) -> int:
+        return int(60 // self.probe_cadence_s)
+
+    def _alarm_evaluated(self) -> tuple[float, float]:
+        """Period closed → datapoint visible → CloudWatch's next evaluation. A datapoint later than the
+        evaluation reads as missing, so the worst case waits for the following evaluation."""
+        delay_typical, delay_worst = self.metric_delay_s
+        return delay_typical + ALARM_EVALUATION_INTERVAL_S / 4, delay_worst + ALARM_EVALUATION_INTERVAL_S
+
+    def steps(self) -> list[Step]:
+        """The hands-off path after the primary region (or its Redis) dies, to a writable redis.internal.
+
+        Both failover records carry a health check (template.yaml), so Route 53 keeps answering the
+        old PRIMARY until the promoted region's own writer alarm is OK: DNS moves once, to a writer.
+        """
+        period = self.alarm_period_s
+        evaluated = self._alarm_evaluated()
+        extra_trigger_periods = (self.trigger_alarm_periods - 1) * period
+        return [
+            Step(
+                "heartbeat age passes the threshold",
+                self.heartbeat_threshold_s - self.probe_cadence_s / 2,
+                self.heartbeat_threshold_s,
+                f"HeartbeatAgeThresholdSeconds={self.heartbeat_threshold_s:g}; the last heartbeat is up to "
+                f"one cadence ({self.probe_cadence_s:g} s) old when the writer dies",
+            ),
+            Step(
+                "trigger alarm: full minute(s) above it",
+                period / 2 + period + extra_trigger_periods,
+                2 * period + extra_trigger_periods,
+                f"Minimum over a {period:g} s period must exceed the threshold: wait for the next period "
+                f"boundary, then {self.trigger_alarm_periods} whole period(s)",
+            ),
+            Step("trigger alarm evaluated -> ALARM", *evaluated, self._metric_note()),
+            Step(
+                "SNS delivers to PromoteFunction",
+                SNS_TO_LAMBDA_TYPICAL_S,
+                SNS_TO_LAMBDA_WORST_S,
+                "KMS-encrypted topic, Lambda subscription",
+            ),
+            Step(
+                "promoter gathers evidence, decides",
+                DECISION_TYPICAL_S,
+                DECISION_WORST_S,
+                "bounded botocore timeouts; a dead region answers with timeouts, counted as evidence",
+            ),
+            Step(
+                "FailoverGlobalReplicationGroup until PRIMARY",
+                PROMOTION_TYPICAL_S,
+                PROMOTION_WORST_S,
+                "ElastiCache: about a minute; longer when the old primary region is unreachable",
+            ),
+            Step(
+                "writer alarm here: a full healthy minute",
+                period / 2 + period,
+                2 * period + self.probe_timeout_s,
+                "Minimum >= 1 over a whole period: every probe of that minute must see a healthy writer",
+            ),
+            Step("writer alarm evaluated -> OK", *evaluated, self._metric_note()),
+            Step(
+                "Route 53 health check follows the alarm",
+                ROUTE53_HEALTH_LAG_TYPICAL_S,
+                ROUTE53_HEALTH_LAG_WORST_S,
+                "CLOUDWATCH_METRIC health check; old PRIMARY already unhealthy (its alarm needs "
+                f"{self.writer_alarm_periods} min, in parallel)",
+            ),
+            Step(
+                "clients' DNS cache expires",
+                self.record_ttl_s / 2,
+                self.record_ttl_s,
+                f"RecordTtl={self.record_ttl_s:g}; clients re-resolve on reconnect",
+            ),
+        ]
+
+    def _metric_note(self) -> str:
+        if self.metric_publisher == "api":
+            return "PutMetricData: stored on return; CloudWatch evaluates about once a minute"
+        return "EMF extraction delay (undocumented; late = missing) + CloudWatch's once-a-minute evaluation"
+
+    def total(self) -> tuple[float, float]:
+        steps = self.steps()
+        return sum(s.typical_s for s in steps), sum(s.worst_s for s in steps)
+
+    def old_primary_unhealthy_after(self) -> tuple[float, float]:
+        """When Route 53 stops trusting the dead PRIMARY (parallel to the promotion path)."""
+        period = self.alarm_period_s
+        typical_eval, worst_eval = self._alarm_evaluated()
+        return (
+            period / 2 + (self.writer_alarm_periods - 1) * period + typical_eval + ROUTE53_HEALTH_LAG_TYPICAL_S,
+            self.writer_alarm_periods * period + worst_eval + ROUTE53_HEALTH_LAG_WORST_S,
+        )
+
+
+# --- Prices (USD, us-east-1, AWS public price pages as of 2026; check your region) -----------------
+PRICE_SFN_EXPRESS_PER_MILLION_REQUESTS = 1.00
+PRICE_SFN_EXPRESS_PER_GB_SECOND = 0.00001667  # billed in 64 MB steps, 100 ms granularity
+PRICE_SFN_STANDARD_PER_1000_TRANSITIONS = 0.025
+PRICE_LAMBDA_PER_MILLION_REQUESTS = 0.20
+PRICE_LAMBDA_ARM_PER_GB_SECOND = 0.0000133334
+PRICE_SCHEDULER_PER_MILLION = 1.00  # after the 14 M/month free tier
+PRICE_CW_METRIC_MONTH = 0.30
+PRICE_CW_ALARM_MONTH = 0.10  # standard resolution, per metric
+PRICE_CW_DASHBOARD_MONTH = 3.00  # the first 3 dashboards of an account are free
+PRICE_CW_LOGS_PER_GB = 0.50
+PRICE_R53_HEALTH_CHECK_MONTH = 0.50  # health check of an AWS resource (CloudWatch alarm)
+PRICE_R53_HOSTED_ZONE_MONTH = 0.50
+PRICE_KMS_KEY_MONTH = 1.00
+PRICE_VPC_ENDPOINT_AZ_HOUR = 0.01
+PRICE_XRAY_PER_MILLION_TRACES = 5.00  # first 100k traces/month free
+
+MINUTES_PER_MONTH = 730 * 60
+PROBE_BILLED_SECONDS = 0.1  # warm probe ~5-50 ms, billed per ms; rounded up for VPC/TLS overhead
+LOG_BYTES_PER_PROBE = 2_000  # START/END/REPORT + Powertools JSON line + EMF blob
+EXPRESS_BILLED_GB = 0.0625  # 64 MB minimum
+CUSTOM_METRICS = 5  # HealthCheckStatus, Reachable, ProbeLatency, HeartbeatAge, PromotionDecision
+
+
+@dataclass(frozen=True)
+class CostLine:
+    item: str
+    usd_month: float
+    basis: str
+
+
+def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> list[CostLine]:
+    template = template or load_template()
+    resources = template.get("Resources", {})
+    alarms = sum(1 for r in resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm")
+    memory_gb = float(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)) / 1024
+    executions = MINUTES_PER_MONTH
+    probes = executions * model.probes_per_execution
+    execution_seconds = (model.probes_per_execution - 1) * model.probe_cadence_s + 1.0
+    params = model.parameters
+    lines = []
+    if params.get("StateMachineType", "EXPRESS") == "EXPRESS":
+        sfn = executions / 1e6 * PRICE_SFN_EXPRESS_PER_MILLION_REQUESTS + (
+            executions * math.ceil(execution_seconds * 10) / 10 * EXPRESS_BILLED_GB * PRICE_SFN_EXPRESS_PER_GB_SECOND
+        )
+        lines.append(
+            CostLine(
+                "Step Functions EXPRESS",
+                sfn,
+                f"{executions:,} executions x {execution_seconds:g} s x 64 MB (the Wait is billed)",
+            )
+        )
+    else:
+        transitions = executions * (2 * model.probes_per_execution - 1)
+        lines.append(
+            CostLine(
+                "Step Functions STANDARD",
+                transitions / 1000 * PRICE_SFN_STANDARD_PER_1000_TRANSITIONS,
+                f"{transitions:,} state transitions",
+            )
+        )
+    lines += [
+        CostLine(
+            "Lambda probe",
+            probes / 1e6 * PRICE_LAMBDA_PER_MILLION_REQUESTS
+            + probes * PROBE_BILLED_SECONDS * memory_gb * PRICE_LAMBDA_ARM_PER_GB_SECOND,
+            f"{probes:,} invocations x {PROBE_BILLED_SECONDS:g} s x {memory_gb * 1024:g} MB arm64",
+        ),
+        CostLine(
+            "EventBridge Scheduler",
+            executions / 1e6 * PRICE_SCHEDULER_PER_MILLION,
+            f"{executions:,} invocations (0 inside the free tier)",
+        ),
+        CostLine(
+            "CloudWatch custom metrics",
+            CUSTOM_METRICS * PRICE_CW_METRIC_MONTH,
+            f"{CUSTOM_METRICS} metrics x 1 dimension set",
+        ),
+        CostLine("CloudWatch alarms", alarms * PRICE_CW_ALARM_MONTH, f"{alarms} standard-resolution alarms"),
+        CostLine(
+            "CloudWatch dashboard",
+            PRICE_CW_DASHBOARD_MONTH,
+            "1 dashboard (free if among the account's first 3)",
+        ),
+        CostLine(
+            "CloudWatch Logs ingestion",
+            probes * LOG_BYTES_PER_PROBE / 1e9 * PRICE_CW_LOGS_PER_GB,
+            f"~{LOG_BYTES_PER_PROBE} B per probe",
+        ),
+        CostLine(
+            "X-Ray traces",
+            max(0.0, probes - 100_000) / 1e6 * PRICE_XRAY_PER_MILLION_TRACES,
+            f"{probes:,} traces, first 100k free",
+        ),
+        CostLine("Route 53 health check", PRICE_R53_HEALTH_CHECK_MONTH, "1 CLOUDWATCH_METRIC health check"),
+        CostLine("KMS customer-managed key", PRICE_KMS_KEY_MONTH, "alarm topic encryption"),
+    ]
+    if not params.get("HostedZoneId"):
+        lines.append(
+            CostLine(
+                "Route 53 private hosted zone",
+                PRICE_R53_HOSTED_ZONE_MONTH,
+                "created by this stack (one per deployment pair is enough)",
+            )
+        )
+    endpoints = [
+        name
+        for name, flag in (
+            ("secretsmanager", "CreateSecretsManagerEndpoint"),
+            ("monitoring", "CreateMonitoringEndpoint"),
+        )
+        if params.get(flag) == "true"
+    ]
+    for endpoint in endpoints:
+        lines.append(
+            CostLine(
+                f"VPC interface endpoint ({endpoint})",
+                2 * 730 * PRICE_VPC_ENDPOINT_AZ_HOUR,
+                "2 AZs x 730 h (data processing extra)",
+            )
+        )
+    return lines
+
+
+def _seconds(value: float) -> str:
+    return f"{value:6.0f} s" if value < 120 else f"{value:6.0f} s ({value / 60:.1f} min)"
+
+
+def render(model: TimingModel, config_env: str | None) -> str:
+    out = [
+        "gds-failover timing model - template.yaml defaults"
+        + (f" + samconfig env '{config_env}'" if config_env else "")
+    ]
+    shown = (
+        "ProbeCadenceSeconds",
+        "ProbeTimeoutSeconds",
+        "HeartbeatAgeThresholdSeconds",
+        "TriggerAlarmEvaluationPeriods",
+        "WriterAlarmEvaluationPeriods",
+        "HealthMetricPublisher",
+        "RecordTtl",
+        "PromotionMode",
+        "StateMachineType",
+    )
+    out.append("parameters: " + ", ".join(f"{k}={model.parameters.get(k, '?')}" for k in shown))
+    out.append("")
+    out.append(f"{'step (primary region dies at T+0)':<48} {'typical':>9} {'worst':>9}")
+    typical_total = worst_total = 0.0
+    for step in model.steps():
+        typical_total += step.typical_s
+        worst_total += step.worst_s
+        out.append(
+            f"{step.name:<48} {step.typical_s:>7.0f} s {step.worst_s:>7.0f} s   T+{typical_total:.0f}/{worst_total:.0f}"
+        )
+        out.append(f"    {step.why}")
+    out.append(
+        f"{'total to a writable redis.internal':<48} {_seconds(typical_total):>9} | worst {_seconds(worst_total)}"
+    )
+    old_typical, old_worst = model.old_primary_unhealthy_after()
+    out.append(
+        f"(in parallel: Route 53 marks the old PRIMARY unhealthy after ~{old_typical:.0f} s, worst {old_worst:.0f} s)"
+    )
+    if model.promotion_mode != "auto":
+        out.append(
+            f"NOTE: PromotionMode={model.promotion_mode}: the promoter only decides and notifies; "
+            "a human runs the promotion, so the total above starts when they do."
+        )
+    out.append("")
+    out.append(f"{'monthly cost per regional stack':<36} {'USD':>8}  basis")
+    lines = monthly_cost(model)
+    for line in lines:
+        out.append(f"{line.item:<36} {line.usd_month:>8.2f}  {line.basis}")
+    out.append(f"{'total':<36} {sum(line.usd_month for line in lines):>8.2f}  (prices: tools/rto.py, us-east-1)")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make rto", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config-env", help="samconfig.toml environment whose parameter_overrides apply")
+    args = parser.parse_args(argv)
+    try:
+        model = TimingModel.from_template(args.config_env)
+    except KeyError as error:
+        print(f"rto: {error.args[0]}", file=sys.stderr)
+        return 2
+    print(render(model, args.config_env))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 import redis
-
 from gdfailover.config import ConfigError, ProbeSettings
 from gdfailover.credentials import NO_CREDENTIALS, Credentials, SecretFormatError, parse_auth_secret
 from gdfailover.probe import STATUSES, Heartbeat, run_probe
@@ -178,13 +177,9 @@ def test_classification(error: BaseException, status: str) -> None:
 
 
 def test_classification_follows_the_chained_cause() -> None:
-    try:
-        try:
-            raise ssl.SSLCertVerificationError("unable to get local issuer certificate")
-        except ssl.SSLError as inner:
-            raise redis.ConnectionError("Error 1 connecting") from inner
-    except redis.ConnectionError as outer:
-        assert classify_error(outer) == "tls_failed"
+    outer = redis.ConnectionError("Error 1 connecting")
+    outer.__cause__ = ssl.SSLCertVerificationError("unable to get local issuer certificate")
+    assert classify_error(outer) == "tls_failed"
 
 
 @pytest.mark.parametrize(
@@ -249,9 +244,7 @@ def test_metrics_skip_heartbeat_age_when_unknown_and_health_when_published_elsew
     result = run_probe(
         SETTINGS,
         _no_creds,
-        _connector(
-            FakeRedis(on_ping=lambda: (_ for _ in ()).throw(redis.ConnectionError("Connection refused")))
-        ),
+        _connector(FakeRedis(on_ping=lambda: (_ for _ in ()).throw(redis.ConnectionError("Connection refused")))),
     )
     sink = RecordingMetrics()
     record_probe(sink, result, include_health=False)

@@ -1,0 +1,86 @@
+"""The timing and cost model follows the template's parameters (tools/rto.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tools.cfn import load_template, parameter_defaults, samconfig_overrides
+from tools.rto import TimingModel, main, monthly_cost
+
+
+@pytest.fixture
+def defaults() -> TimingModel:
+    return TimingModel.from_template()
+
+
+def test_model_reads_the_template_defaults(defaults: TimingModel) -> None:
+    params = parameter_defaults(load_template())
+    assert defaults.probe_cadence_s == float(params["ProbeCadenceSeconds"])
+    assert defaults.heartbeat_threshold_s == float(params["HeartbeatAgeThresholdSeconds"])
+    assert defaults.record_ttl_s == float(params["RecordTtl"])
+    typical, worst = defaults.total()
+    assert 0 < typical < worst
+
+
+def test_every_step_has_typical_at_most_worst(defaults: TimingModel) -> None:
+    for step in defaults.steps():
+        assert 0 <= step.typical_s <= step.worst_s, step
+
+
+@pytest.mark.parametrize(
+    ("parameter", "faster", "slower"),
+    [
+        ("HeartbeatAgeThresholdSeconds", "30", "300"),
+        ("TriggerAlarmEvaluationPeriods", "1", "3"),
+        ("RecordTtl", "5", "60"),
+        ("HealthMetricPublisher", "api", "emf"),
+    ],
+)
+def test_parameters_move_the_total_the_right_way(parameter: str, faster: str, slower: str) -> None:
+    params = parameter_defaults(load_template())
+    fast = TimingModel.from_parameters({**params, parameter: faster}).total()
+    slow = TimingModel.from_parameters({**params, parameter: slower}).total()
+    assert fast[1] < slow[1]
+
+
+def test_faster_cadence_costs_more_lambda_but_the_same_express_wait(defaults: TimingModel) -> None:
+    every_10s = replace(defaults, probe_cadence_s=10.0)
+    lambda_cost = {
+        m.probe_cadence_s: next(c for c in monthly_cost(m) if c.item == "Lambda probe").usd_month
+        for m in (defaults, every_10s)
+    }
+    assert lambda_cost[10.0] == pytest.approx(3 * lambda_cost[30.0])
+
+
+def test_standard_state_machine_is_priced_by_transitions(defaults: TimingModel) -> None:
+    standard = replace(defaults, parameters={**defaults.parameters, "StateMachineType": "STANDARD"})
+    items = {line.item: line.usd_month for line in monthly_cost(standard)}
+    assert "Step Functions STANDARD" in items
+    assert items["Step Functions STANDARD"] > 2.0  # 43,800 executions x 3 transitions at $0.025/1000
+
+
+def test_samconfig_overrides_apply(tmp_path: Path) -> None:
+    config = tmp_path / "samconfig.toml"
+    config.write_text(
+        'version = 0.1\n[drill.deploy.parameters]\nparameter_overrides = "RecordTtl=30 HostedZoneName=\\"my zone\\""\n'
+    )
+    assert samconfig_overrides("drill", config) == {"RecordTtl": "30", "HostedZoneName": "my zone"}
+    with pytest.raises(KeyError, match="no environment"):
+        samconfig_overrides("missing", config)
+
+
+def test_every_samconfig_env_yields_a_model() -> None:
+    for env in ("default", "primary", "secondary"):
+        model = TimingModel.from_template(env)
+        assert model.total()[0] > 0
+
+
+def test_cli_prints_steps_totals_and_cost(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 0
+    out = capsys.readouterr().out
+    assert "total to a writable redis.internal" in out
+    assert "monthly cost per regional stack" in out
+    assert main(["--config-env", "nope"]) == 2
