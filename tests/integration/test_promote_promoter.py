@@ -1,0 +1,335 @@
+"""The promoter end to end on real adapters: moto (CloudWatch, Route 53, DynamoDB) + the GDS emulator.
+
+Time is a FakeClock: hold retries and the failover poll are budgets, asserted as behaviour (how
+often it slept, what it concluded), never by waiting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from gdfailover.alarm import AlarmNotification
+from gdfailover.awscall import BOUNDED_CONFIG
+from gdfailover.clock import FakeClock
+from gdfailover.cloudwatch import Alarms, ProbeMetrics
+from gdfailover.config import PromoteSettings
+from gdfailover.decision import Outcome, Policy
+from gdfailover.elasticache import ElastiCacheGlobalDatastores
+from gdfailover.evidence import EvidenceSources
+from gdfailover.ledger import PromotionLedger
+from gdfailover.promoter import DecisionRecord, Promoter
+from gdfailover.route53 import Route53HealthChecks
+from tests.unit.test_promote_gds_emulator import (
+    GDS_ID,
+    PRIMARY_REGION,
+    PRIMARY_RG,
+    SECONDARY_REGION,
+    SECONDARY_RG,
+    GdsEmulator,
+)
+
+ACCOUNT = "123456789012"  # moto's account
+TRIGGER = "gds-failover-promotion-trigger-my-gds-usw2"
+PEER_WRITER_ALARM = "gds-failover-writer-my-gds-use1"
+TABLE = "gds-failover-ledger"
+
+
+def settings(**changes: Any) -> PromoteSettings:
+    base = PromoteSettings(
+        global_replication_group_id=GDS_ID,
+        replication_group_id=SECONDARY_RG,
+        region=SECONDARY_REGION,
+        ledger_table_name=TABLE,
+        trigger_alarm_names=(TRIGGER,),
+        peer_writer_alarm_name=PEER_WRITER_ALARM,
+        failover_wait_seconds=120,
+    )
+    return replace(base, **changes)
+
+
+def create_ledger_table(region: str = SECONDARY_REGION) -> None:
+    boto3.client("dynamodb", region_name=region).create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def seed_probe_metrics(now: datetime, reachable: float = 1.0, ages: tuple[float, ...] = (30, 31, 29, 90, 150)) -> None:
+    """This region's probe: replica answering, HeartbeatAge flat then climbing (the writer died)."""
+    dimensions = [
+        {"Name": "service", "Value": "gds-failover"},
+        {"Name": "ReplicationGroupId", "Value": SECONDARY_RG},
+    ]
+    start = now - timedelta(minutes=len(ages))
+    data = [
+        {
+            "MetricName": "HeartbeatAge",
+            "Dimensions": dimensions,
+            "Timestamp": start + timedelta(minutes=i),
+            "Value": age,
+        }
+        for i, age in enumerate(ages)
+    ]
+    data.append(
+        {
+            "MetricName": "Reachable",
+            "Dimensions": dimensions,
+            "Timestamp": now - timedelta(seconds=70),
+            "Value": reachable,
+        }
+    )
+    boto3.client("cloudwatch", region_name=SECONDARY_REGION).put_metric_data(Namespace="Custom/Redis", MetricData=data)
+
+
+def set_peer_writer_alarm(state: str) -> None:
+    cloudwatch = boto3.client("cloudwatch", region_name=PRIMARY_REGION)
+    cloudwatch.put_metric_alarm(
+        AlarmName=PEER_WRITER_ALARM,
+        Namespace="Custom/Redis",
+        MetricName="HealthCheckStatus",
+        Statistic="Minimum",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=1,
+        ComparisonOperator="LessThanThreshold",
+        TreatMissingData="breaching",
+    )
+    cloudwatch.set_alarm_state(AlarmName=PEER_WRITER_ALARM, StateValue=state, StateReason="emulated")
+
+
+def alarm_notification(now: datetime, message_id: str = "msg-1", **changes: Any) -> AlarmNotification:
+    base = AlarmNotification(
+        message_id=message_id,
+        topic_arn=f"arn:aws:sns:{SECONDARY_REGION}:{ACCOUNT}:gds-failover-PromotionTopic",
+        alarm_name=TRIGGER,
+        account_id=ACCOUNT,
+        new_state="ALARM",
+        old_state="OK",
+        state_change_time=now - timedelta(seconds=40),
+        reason="Threshold Crossed",
+        alarm_arn=f"arn:aws:cloudwatch:{SECONDARY_REGION}:{ACCOUNT}:alarm:{TRIGGER}",
+    )
+    return replace(base, **changes)
+
+
+@dataclass
+class World:
+    now: datetime
+    clock: FakeClock
+    emulator: GdsEmulator
+    ledger: PromotionLedger
+
+    def promoter(self, promote_settings: PromoteSettings) -> Promoter:
+        datastores = ElastiCacheGlobalDatastores(self.emulator.client(SECONDARY_REGION))
+        sources = EvidenceSources(
+            datastores=datastores,
+            peer_datastores=lambda region: ElastiCacheGlobalDatastores(self.emulator.client(region)),
+            probe_metrics=ProbeMetrics(
+                boto3.client("cloudwatch", region_name=SECONDARY_REGION, config=BOUNDED_CONFIG),
+                "Custom/Redis",
+                "gds-failover",
+            ),
+            peer_alarms=lambda region: Alarms(boto3.client("cloudwatch", region_name=region, config=BOUNDED_CONFIG)),
+            health_checks=Route53HealthChecks(boto3.client("route53", config=BOUNDED_CONFIG)),
+            ledger=self.ledger,
+        )
+        return Promoter(
+            settings=promote_settings,
+            policy=Policy.from_settings(promote_settings, ACCOUNT),
+            sources=sources,
+            datastores=datastores,
+            ledger=self.ledger,
+            clock=self.clock,
+        )
+
+    def run(self, promote_settings: PromoteSettings | None = None, **changes: Any) -> DecisionRecord:
+        chosen = promote_settings or settings()
+        return self.promoter(chosen).run(alarm_notification(self.now, **changes), self.clock.monotonic() + 890)
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": SECONDARY_REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        now = datetime.now(UTC).replace(microsecond=0)
+        create_ledger_table()
+        seed_probe_metrics(now)
+        set_peer_writer_alarm("ALARM")
+        ledger = PromotionLedger(boto3.client("dynamodb", region_name=SECONDARY_REGION), TABLE)
+        yield World(now, FakeClock(now), GdsEmulator(), ledger)
+
+
+def test_a_real_outage_promotes_this_region_once_and_waits_until_it_is_primary(world: World) -> None:
+    record = world.run()
+    assert (record.decision.outcome, record.decision.code, record.action["result"]) == (
+        Outcome.PROMOTE,
+        "promote",
+        "primary",
+    )
+    assert [call.params for call in world.emulator.failover_calls] == [
+        {
+            "GlobalReplicationGroupId": GDS_ID,
+            "PrimaryRegion": SECONDARY_REGION,
+            "PrimaryReplicationGroupId": SECONDARY_RG,
+        }
+    ]
+    assert world.emulator.roles[SECONDARY_RG] == (SECONDARY_REGION, "PRIMARY")
+    latch = world.ledger.read(GDS_ID)
+    assert latch is not None
+    assert (latch.holder, latch.outcome) == ("msg-1", "failover primary")
+    document = record.as_dict()
+    # HeartbeatAge before the climb; moto stamps the writer alarm with the real time, hence approx
+    assert document["rpo_estimate_seconds"] == pytest.approx(29, abs=2)
+    assert document["evidence"]["writer_signals"][0]["vote"] == "dead"
+    assert document["acted"] is True
+
+
+def test_a_second_notification_inside_the_cooldown_is_refused(world: World) -> None:
+    world.run()
+    world.emulator.roles = {  # someone failed back by hand: this region is secondary again
+        PRIMARY_RG: (PRIMARY_REGION, "PRIMARY"),
+        SECONDARY_RG: (SECONDARY_REGION, "SECONDARY"),
+    }
+    world.clock.advance(600)
+    record = world.run(message_id="msg-2", state_change_time=world.clock.now() - timedelta(seconds=30))
+    assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "cooldown")
+    assert len(world.emulator.failover_calls) == 1
+
+
+def test_a_redelivery_after_the_promotion_is_a_noop(world: World) -> None:
+    world.run()
+    record = world.run()
+    assert (record.decision.outcome, record.decision.code) == (Outcome.NOOP, "already-primary")
+    assert len(world.emulator.failover_calls) == 1
+
+
+def test_a_blip_the_writer_alarm_calls_ok_is_refused(world: World) -> None:
+    set_peer_writer_alarm("OK")
+    record = world.run()
+    assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "writer-alive")
+    assert world.emulator.failover_calls == []
+
+
+def test_route53_saying_the_writer_is_healthy_refuses(world: World) -> None:
+    health_check = boto3.client("route53").create_health_check(
+        CallerReference="writer",
+        HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": "example.com", "Port": 443},
+    )["HealthCheck"]["Id"]
+    # moto reports every checker healthy: Route 53 healthy + writer alarm ALARM = views disagree
+    record = world.run(settings(peer_health_check_id=health_check, hold_retry_attempts=1))
+    assert (record.decision.outcome, record.decision.code) == (Outcome.HOLD, "vantages-disagree")
+    assert world.emulator.failover_calls == []
+
+
+def test_a_modifying_datastore_is_re_checked_a_bounded_number_of_times(world: World) -> None:
+    world.emulator.status = "modifying"
+    record = world.run(settings(hold_retry_attempts=3, hold_retry_delay_seconds=20))
+    assert (record.decision.outcome, record.decision.code) == (Outcome.HOLD, "datastore-modifying")
+    assert (record.attempts, record.hold_history, world.clock.slept) == (
+        3,
+        ("datastore-modifying", "datastore-modifying"),
+        [20, 20],
+    )
+    assert world.emulator.failover_calls == []
+
+
+def test_a_throttled_describe_is_retried_and_then_promotes(world: World) -> None:
+    world.emulator.fail_next("DescribeGlobalReplicationGroups", "Throttling", "Rate exceeded")
+    record = world.run()
+    assert (record.decision.outcome, record.attempts, record.hold_history) == (
+        Outcome.PROMOTE,
+        2,
+        ("datastore-unavailable",),
+    )
+    assert len(world.emulator.failover_calls) == 1
+
+
+def test_no_retry_when_the_lambda_deadline_is_too_close(world: World) -> None:
+    world.emulator.status = "modifying"
+    promoter = world.promoter(settings(hold_retry_attempts=5))
+    record = promoter.run(alarm_notification(world.now), deadline=world.clock.monotonic() + 30)
+    assert (record.decision.code, record.attempts, world.clock.slept) == ("datastore-modifying", 1, [])
+
+
+def test_invalid_state_on_failover_releases_the_latch_and_holds(world: World) -> None:
+    world.emulator.fail_next(
+        "FailoverGlobalReplicationGroup", "InvalidGlobalReplicationGroupState", "not available", times=3
+    )
+    record = world.run(settings(hold_retry_attempts=3))
+    assert (record.decision.outcome, record.decision.code, record.attempts) == (Outcome.HOLD, "failover-rejected", 3)
+    assert record.action["error"]["code"] == "InvalidGlobalReplicationGroupState"
+    assert world.emulator.roles[SECONDARY_RG][1] == "SECONDARY"
+    assert world.ledger.read(GDS_ID) is None, "a rejected failover must not leave the cooldown latch behind"
+
+
+def test_access_denied_on_failover_refuses_without_retrying(world: World) -> None:
+    world.emulator.fail_next("FailoverGlobalReplicationGroup", "AccessDenied", "not authorized")
+    record = world.run()
+    assert (record.decision.outcome, record.decision.code, record.attempts) == (Outcome.REFUSE, "failover-denied", 1)
+    assert world.emulator.roles[SECONDARY_RG][1] == "SECONDARY"
+    assert world.ledger.read(GDS_ID) is None
+
+
+def test_a_failover_that_never_completes_ends_with_a_clear_unconfirmed_outcome(world: World) -> None:
+    world.emulator.failover_never_completes = True
+    record = world.run(settings(failover_wait_seconds=60))
+    assert (record.decision.outcome, record.decision.code, record.action["result"]) == (
+        Outcome.PROMOTE,
+        "promote-unconfirmed",
+        "unconfirmed",
+    )
+    assert record.action["wait"]["waited_seconds"] <= 60
+    assert "not PRIMARY after" in record.decision.reasons[-1]
+    assert world.ledger.read(GDS_ID) is not None, "the latch stays: the failover may still complete"
+
+
+def test_break_glass_disassociates_when_opted_in_and_the_writer_control_plane_is_gone(world: World) -> None:
+    world.emulator.failover_never_completes = True
+    world.emulator.unreachable_regions.add(PRIMARY_REGION)
+    record = world.run(settings(break_glass_disassociate=True, failover_wait_seconds=30))
+    assert record.action["break_glass"]["used"] is True
+    assert record.decision.code == "promote-break-glass"
+    assert [call.params for call in world.emulator.operations("DisassociateGlobalReplicationGroup")] == [
+        {
+            "GlobalReplicationGroupId": GDS_ID,
+            "ReplicationGroupId": SECONDARY_RG,
+            "ReplicationGroupRegion": SECONDARY_REGION,
+        }
+    ]
+
+
+def test_break_glass_stays_off_by_default(world: World) -> None:
+    world.emulator.failover_never_completes = True
+    world.emulator.unreachable_regions.add(PRIMARY_REGION)
+    record = world.run(settings(failover_wait_seconds=30))
+    assert record.action["break_glass"] == {"used": False, "reason": "BREAK_GLASS_DISASSOCIATE is off"}
+    assert world.emulator.operations("DisassociateGlobalReplicationGroup") == []
+
+
+@pytest.mark.parametrize("mode", ["notify", "dry-run"])
+def test_notify_and_dry_run_decide_but_never_act(world: World, mode: str) -> None:
+    record = world.run(settings(mode=mode))
+    assert (record.decision.outcome, record.decision.act, record.action) == (Outcome.PROMOTE, False, {"taken": "none"})
+    assert record.subject.startswith(f"gds-failover {mode.upper()}: would promote")
+    assert world.emulator.failover_calls == []
+    assert world.ledger.read(GDS_ID) is None
+
+
+def test_a_lag_above_the_gate_is_refused(world: World) -> None:
+    record = world.run(settings(max_lag_seconds=20))  # the seeded lag before the failure is ~29 s
+    assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "lag-above-gate")
+    assert world.emulator.failover_calls == []
