@@ -9,7 +9,6 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
-
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import powertools_secret_fetcher, secrets_manager_credentials
 from gdfailover.probe import run_probe

@@ -8,6 +8,7 @@ budget is spent, whatever the server does; socket timeouts bound the worker itse
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import threading
@@ -23,7 +24,7 @@ from gdfailover.redis_client import RedisLike, classify_error
 HEALTHY = "healthy"
 READ_ONLY = "read_only"
 TIMEOUT = "timeout"
-SECRET_UNAVAILABLE = "secret_unavailable"
+SECRET_UNAVAILABLE = "secret_unavailable"  # noqa: S105 - a status word, not a secret
 VALUE_MISMATCH = "value_mismatch"
 
 #: Every status the probe can report. Alarms only read ``healthy``; the rest is for humans.
@@ -94,18 +95,24 @@ class ProbeResult:
         return asdict(self)
 
 
+Connector = Callable[[ProbeSettings, Credentials, float], RedisLike]
+
+
 @dataclass
 class _Attempt:
-    """Shared between the caller and the worker thread; the caller reads it after join()."""
+    """Shared between the caller and the worker thread; the caller reads it after ``done``."""
 
+    settings: ProbeSettings
+    credentials: Callable[[], Credentials]
+    connector: Connector
+    clock: Callable[[], float]
+    monotonic: Callable[[], float]
+    deadline: float
     stage: str = "auth_secret"
     client: RedisLike | None = None
     outcome: tuple[str, str, str, float | None, str | None] | None = None  # status, role, detail, age, region
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
-
-
-Connector = Callable[[ProbeSettings, Credentials, float], RedisLike]
 
 
 def run_probe(
@@ -119,39 +126,30 @@ def run_probe(
     started_wall = clock()
     started = monotonic()
     deadline = started + settings.timeout_seconds
-    attempt = _Attempt()
-    worker = threading.Thread(
-        target=_probe_steps,
-        args=(attempt, settings, credentials, connector, clock, deadline, monotonic),
-        name="redis-probe",
-        daemon=True,
-    )
+    attempt = _Attempt(settings, credentials, connector, clock, monotonic, deadline)
+    worker = threading.Thread(target=_probe_steps, args=(attempt,), name="redis-probe", daemon=True)
     worker.start()
     attempt.done.wait(timeout=max(0.0, deadline - monotonic()))
     latency_ms = round((monotonic() - started) * 1000.0, 2)
 
     if not attempt.done.is_set():
-        _close_quietly(
-            attempt.client
-        )  # unblocks a worker stuck in recv(); its socket timeout is the backstop
+        _close_quietly(attempt.client)  # unblocks a worker stuck in recv(); its socket timeout is the backstop
         return _result(
-            settings,
+            attempt,
             TIMEOUT,
             "unknown",
-            latency_ms,
-            attempt.stage,
-            started_wall,
+            latency_ms=latency_ms,
+            checked_at=started_wall,
             detail=f"no answer within {settings.timeout_seconds:g}s budget (stage {attempt.stage})",
         )
     if attempt.outcome is not None:
         status, role, detail, age, hb_region = attempt.outcome
         return _result(
-            settings,
+            attempt,
             status,
             role,
-            latency_ms,
-            attempt.stage,
-            started_wall,
+            latency_ms=latency_ms,
+            checked_at=started_wall,
             detail=detail,
             heartbeat_age_s=age,
             heartbeat_region=hb_region,
@@ -161,30 +159,22 @@ def run_probe(
     status = SECRET_UNAVAILABLE if attempt.stage == "auth_secret" else classify_error(error)
     role = "writer" if status in WRITER_STATUSES else "replica" if status == READ_ONLY else "unknown"
     return _result(
-        settings,
+        attempt,
         status,
         role,
-        latency_ms,
-        attempt.stage,
-        started_wall,
+        latency_ms=latency_ms,
+        checked_at=started_wall,
         detail=f"{type(error).__name__}: {error}"[:300],
     )
 
 
-def _probe_steps(
-    attempt: _Attempt,
-    settings: ProbeSettings,
-    credentials: Callable[[], Credentials],
-    connector: Connector,
-    clock: Callable[[], float],
-    deadline: float,
-    monotonic: Callable[[], float],
-) -> None:
+def _probe_steps(attempt: _Attempt) -> None:
+    settings, clock = attempt.settings, attempt.clock
     try:
-        creds = credentials()
+        creds = attempt.credentials()
         attempt.stage = "connect"
-        remaining = max(0.05, deadline - monotonic())
-        attempt.client = connector(settings, creds, remaining)
+        remaining = max(0.05, attempt.deadline - attempt.monotonic())
+        attempt.client = attempt.connector(settings, creds, remaining)
         attempt.client.ping()  # connects, AUTHs, then PINGs
 
         attempt.stage = "write"
@@ -227,11 +217,11 @@ def _replica_outcome(raw: Any, now: float) -> tuple[str, str, str, float | None,
 
 
 def _result(
-    settings: ProbeSettings,
+    attempt: _Attempt,
     status: str,
     role: str,
+    *,
     latency_ms: float,
-    stage: str,
     checked_at: float,
     detail: str = "",
     heartbeat_age_s: float | None = None,
@@ -242,10 +232,10 @@ def _result(
         status=status,
         role=role,
         latency_ms=latency_ms,
-        region=settings.region,
-        replication_group_id=settings.replication_group_id,
+        region=attempt.settings.region,
+        replication_group_id=attempt.settings.replication_group_id,
         reachable=1 if status in ANSWERED else 0,
-        stage=stage,
+        stage=attempt.stage,
         heartbeat_age_s=heartbeat_age_s,
         heartbeat_region=heartbeat_region,
         detail=detail,
@@ -256,7 +246,5 @@ def _result(
 def _close_quietly(client: RedisLike | None) -> None:
     if client is None:
         return
-    try:
+    with contextlib.suppress(Exception):  # closing a broken connection may fail; nothing to do about it
         client.close()
-    except Exception:  # noqa: S110 - closing a broken connection may fail; nothing to do about it
-        pass
