@@ -41,6 +41,8 @@ lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	@# each handler is a top-level module named app: check them one at a time
+	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done
 
 unit: venv ## fast tests, no servers
 	$(BIN)/pytest tests/unit tests/template -q
