@@ -118,15 +118,15 @@ def _decide(notification: dict[str, Any], account_id: str, deadline: float) -> d
 DecideFunction = Callable[..., dict[str, Any]]
 decide_once = cast(
     DecideFunction,
-    idempotent_function(
-        data_keyword_argument="notification", persistence_store=persistence, config=idempotency_config
-    )(_decide),
+    idempotent_function(data_keyword_argument="notification", persistence_store=persistence, config=idempotency_config)(
+        _decide
+    ),
 )
 
 
+# No @metrics.log_metrics: the publisher flushes one EMF blob per decision, each with its own Decision.
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
-@metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     idempotency_config.register_lambda_context(context)
     account_id = SETTINGS.account_id or context.invoked_function_arn.split(":")[4]
@@ -176,6 +176,4 @@ def _handle(notification: AlarmNotification, account_id: str, deadline: float) -
                 "message_id": notification.message_id,
             },
         )
-    return {
-        key: record.get(key) for key in ("decision", "code", "reasons", "acted", "replayed") if key in record
-    }
+    return {key: record.get(key) for key in ("decision", "code", "reasons", "acted", "replayed") if key in record}

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from gdfailover.alarm import AlarmNotification, NotificationRejected, parse_sns_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
 
 def load(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / name).read_text())
+    event: dict[str, Any] = json.loads((EVENTS / name).read_text())
+    return event
 
 
 def only(event: Any) -> AlarmNotification | NotificationRejected:

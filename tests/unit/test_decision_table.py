@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import ErrorKind
 from gdfailover.decision import Outcome, Policy, decide, should_break_glass
@@ -40,9 +39,7 @@ R53_DEAD = WriterSignal("route53", Vote.DEAD, "writer health check unhealthy: 0/
 R53_ALIVE = WriterSignal("route53", Vote.ALIVE, "writer health check healthy: 16/16 checkers report healthy")
 PEER_ALARM_OK = WriterSignal(f"peer_alarm@{PEER}", Vote.ALIVE, "writer alarm is OK")
 PEER_UNREACHABLE = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer region CloudWatch unreachable")
-R53_THROTTLED = WriterSignal(
-    "route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True
-)
+R53_THROTTLED = WriterSignal("route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True)
 
 
 def notification(**changes: Any) -> AlarmNotification:
@@ -259,9 +256,7 @@ CASES = [
         Outcome.REFUSE,
         "lag-above-gate",
     ),
-    Case(
-        "lag unknown", {"lag": LagEstimate(None, "no HeartbeatAge datapoints")}, Outcome.REFUSE, "lag-unknown"
-    ),
+    Case("lag unknown", {"lag": LagEstimate(None, "no HeartbeatAge datapoints")}, Outcome.REFUSE, "lag-unknown"),
     # modes
     Case("notify mode, real outage", {}, Outcome.PROMOTE, "promote", replace(POLICY, mode="notify")),
     Case("dry-run mode, real outage", {}, Outcome.PROMOTE, "promote", replace(POLICY, mode="dry-run")),
@@ -320,6 +315,7 @@ REJECTED = CallFailure("FailoverGlobalReplicationGroup", ErrorKind.OTHER, "Inter
     ],
 )
 def test_break_glass_only_when_opted_in_and_the_writer_control_plane_is_gone(
+    *,
     name: str,
     evidence: Evidence,
     policy: Policy,

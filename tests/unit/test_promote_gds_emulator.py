@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from datetime import UTC, datetime
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, ParamValidationError
 from botocore.validate import ParamValidator
-
-from gdfailover.awscall import ErrorKind
+from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.clock import FakeClock
 from gdfailover.elasticache import ElastiCacheGlobalDatastores, WaitStatus, wait_until_primary
 
@@ -104,14 +103,14 @@ class GdsEmulator:
             if queued:
                 code, message = queued.popleft()
                 status = 403 if code.startswith("AccessDenied") else 400
-                return AWSResponse(None, status, {}, None), {
+                return AWSResponse("", status, HTTPHeaders(), None), {
                     "Error": {"Code": code, "Message": message},
                     "ResponseMetadata": {"HTTPStatusCode": status},
                 }
             response = getattr(self, f"_op_{model.name}")(params)
         report = ParamValidator().validate(response, model.output_shape)
         assert not report.has_errors(), report.generate_report()
-        return AWSResponse(None, 200, {}, None), response
+        return AWSResponse("", 200, HTTPHeaders(), None), response
 
     def _document(self) -> dict[str, Any]:
         return {
@@ -129,10 +128,9 @@ class GdsEmulator:
         if self._pending is not None and not self.failover_never_completes:
             self._polls_left -= 1
             if self._polls_left < 0:
-                new_region, new_rg = self._pending
+                _, new_rg = self._pending
                 self.roles = {
-                    rg: (region, "PRIMARY" if rg == new_rg else "SECONDARY")
-                    for rg, (region, _) in self.roles.items()
+                    rg: (region, "PRIMARY" if rg == new_rg else "SECONDARY") for rg, (region, _) in self.roles.items()
                 }
                 self.status, self._pending = "available", None
         return {"GlobalReplicationGroups": [self._document()]}
@@ -173,6 +171,6 @@ def test_failover_switches_roles_after_the_configured_number_of_polls() -> None:
 def test_an_unreachable_region_surfaces_as_an_unreachable_call_error() -> None:
     emulator = GdsEmulator(unreachable_regions={PRIMARY_REGION})
     api = ElastiCacheGlobalDatastores(emulator.client(PRIMARY_REGION))
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(AwsCallError) as raised:
         api.describe(GDS_ID)
-    assert getattr(raised.value, "kind", None) == ErrorKind.UNREACHABLE
+    assert raised.value.kind == ErrorKind.UNREACHABLE

@@ -120,9 +120,7 @@ def parse_alarm_message(document: Mapping[str, Any], message_id: str, topic_arn:
         if not isinstance(document.get(key), str) or not document[key]
     ]
     if missing:
-        raise NotificationRejected(
-            f"not a CloudWatch alarm notification: missing {', '.join(missing)}", message_id
-        )
+        raise NotificationRejected(f"not a CloudWatch alarm notification: missing {', '.join(missing)}", message_id)
     for key in ("NewStateValue", "OldStateValue"):
         if document[key] not in ALARM_STATES:
             raise NotificationRejected(f"{key} {document[key]!r} is not an alarm state", message_id)

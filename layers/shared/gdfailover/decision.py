@@ -129,9 +129,7 @@ def _check_notification_source(evidence: Evidence, policy: Policy) -> Decision |
     from_peer = note.alarm_name == policy.peer_writer_alarm_name
     expected = "a peer region" if from_peer else policy.region
     if note.region is None or (note.region == policy.region) == from_peer:
-        return _noop(
-            "foreign-region", f"alarm {note.alarm_name!r} from region {note.region}, expected {expected}"
-        )
+        return _noop("foreign-region", f"alarm {note.alarm_name!r} from region {note.region}, expected {expected}")
     return None
 
 
@@ -154,9 +152,7 @@ def _check_notification_state(evidence: Evidence, policy: Policy) -> Decision | 
 def _check_datastore(evidence: Evidence, policy: Policy) -> Decision | None:
     datastore = evidence.datastore
     if datastore is None:
-        failure = evidence.datastore_failure or CallFailure(
-            "DescribeGlobalReplicationGroups", ErrorKind.OTHER, "?"
-        )
+        failure = evidence.datastore_failure or CallFailure("DescribeGlobalReplicationGroups", ErrorKind.OTHER, "?")
         return _on_failure("datastore-unavailable", "describing the Global Datastore", failure)
     member = datastore.member(policy.replication_group_id)
     if member is None:
@@ -165,15 +161,11 @@ def _check_datastore(evidence: Evidence, policy: Policy) -> Decision | None:
             f"{policy.replication_group_id} is not a member of {datastore.global_replication_group_id}",
         )
     if member.role == MemberRole.PRIMARY:
-        return _noop(
-            "already-primary", f"{policy.replication_group_id} in {policy.region} is already PRIMARY"
-        )
+        return _noop("already-primary", f"{policy.replication_group_id} in {policy.region} is already PRIMARY")
     if datastore.status == STATUS_MODIFYING:
         return _hold("datastore-modifying", "the Global Datastore is modifying; failover needs it available")
     if datastore.status != STATUS_AVAILABLE:
-        return _refuse(
-            "datastore-not-available", f"the Global Datastore is {datastore.status}, not available"
-        )
+        return _refuse("datastore-not-available", f"the Global Datastore is {datastore.status}, not available")
     return None
 
 
@@ -200,13 +192,10 @@ def _check_local_replica(evidence: Evidence, policy: Policy) -> Decision | None:
     if age > policy.local_health_max_age:
         return _refuse(
             "local-health-stale",
-            f"this region's last Reachable datapoint is {age.total_seconds():.0f}s old: "
-            "is the probe running?",
+            f"this region's last Reachable datapoint is {age.total_seconds():.0f}s old: is the probe running?",
         )
     if local.reachable < 1:
-        return _refuse(
-            "local-replica-down", "this region's replica does not answer: promoting it restores nothing"
-        )
+        return _refuse("local-replica-down", "this region's replica does not answer: promoting it restores nothing")
     return None
 
 
@@ -252,8 +241,7 @@ def _check_lag(evidence: Evidence, policy: Policy) -> Decision | None:
     if rpo > policy.max_lag_seconds:
         return _refuse(
             "lag-above-gate",
-            f"estimated data loss {rpo:.0f}s exceeds MAX_LAG_SECONDS {policy.max_lag_seconds:g} "
-            f"({evidence.lag.basis})",
+            f"estimated data loss {rpo:.0f}s exceeds MAX_LAG_SECONDS {policy.max_lag_seconds:g} ({evidence.lag.basis})",
             rpo,
         )
     return None

@@ -172,16 +172,12 @@ def gather_evidence(
             lambda: sources.ledger.read(settings.global_replication_group_id),
         )
         health_future = (
-            pool.submit(
-                _timed, clock, timings, "route53", lambda: sources.health_checks.status(health_check_id)
-            )
+            pool.submit(_timed, clock, timings, "route53", lambda: sources.health_checks.status(health_check_id))
             if (health_check_id := settings.peer_health_check_id)
             else None
         )
         alarm_future = (
-            pool.submit(
-                _timed, clock, timings, "peer_alarm", lambda: sources.peer_alarms(region).state(alarm_name)
-            )
+            pool.submit(_timed, clock, timings, "peer_alarm", lambda: sources.peer_alarms(region).state(alarm_name))
             if (region := peer_region) and (alarm_name := settings.peer_writer_alarm_name)
             else None
         )
@@ -248,9 +244,7 @@ def _timed[T](
 def _route53_signal(view: HealthCheckView | None, failure: CallFailure | None) -> WriterSignal:
     if view is None:
         assert failure is not None
-        return WriterSignal(
-            "route53", Vote.UNKNOWN, f"GetHealthCheckStatus failed: {failure}", _transient(failure)
-        )
+        return WriterSignal("route53", Vote.UNKNOWN, f"GetHealthCheckStatus failed: {failure}", _transient(failure))
     if view.healthy is None:
         return WriterSignal("route53", Vote.UNKNOWN, "no Route 53 checker reported", transient=True)
     summary = f"{view.healthy_checkers}/{view.checkers} checkers report healthy"

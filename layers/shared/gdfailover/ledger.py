@@ -90,9 +90,7 @@ class PromotionLedger:
                 raise
             cause = error.__cause__
             old = getattr(cause, "response", {}).get("Item") if cause is not None else None
-            return LatchAttempt(
-                False, _latch_from_item(old) if old else self.read(global_replication_group_id)
-            )
+            return LatchAttempt(False, _latch_from_item(old) if old else self.read(global_replication_group_id))
         return LatchAttempt(True, Latch(holder, now, until))
 
     def release(self, global_replication_group_id: str, holder: str) -> None:

@@ -147,9 +147,9 @@ class Promoter:
         try:
             latch = self._ledger.acquire(group, holder, self._clock.now(), self._policy.cooldown)
         except AwsCallError as error:
-            return _demote(
-                decision, "ledger-write-failed", f"cannot take the promotion latch: {error}", error
-            ), {"taken": "none"}
+            return _demote(decision, "ledger-write-failed", f"cannot take the promotion latch: {error}", error), {
+                "taken": "none"
+            }
         if not latch.acquired:
             held = latch.latch.as_dict() if latch.latch else {}
             reason = f"another invocation holds the promotion latch: {held}"
@@ -193,17 +193,13 @@ class Promoter:
 
         if failover_failure is not None:
             self._release_quietly(group, holder, action)
-            code = (
-                "failover-denied" if failover_failure.kind == ErrorKind.ACCESS_DENIED else "failover-rejected"
-            )
+            code = "failover-denied" if failover_failure.kind == ErrorKind.ACCESS_DENIED else "failover-rejected"
             reason = f"FailoverGlobalReplicationGroup rejected: {failover_failure} {failover_failure.message}"
             return _demote(decision, code, reason, failover_failure), action
         assert wait is not None
         self._record_outcome_quietly(group, holder, f"failover {action['result']}", action)
         if became_primary:
-            return replace(
-                decision, reasons=(*decision.reasons, f"PRIMARY after {wait.waited_seconds:.0f}s")
-            ), action
+            return replace(decision, reasons=(*decision.reasons, f"PRIMARY after {wait.waited_seconds:.0f}s")), action
         return (
             replace(
                 decision,

@@ -39,9 +39,7 @@ class Route53HealthChecks:
         self._client = client
 
     def status(self, health_check_id: str) -> HealthCheckView:
-        response = call(
-            "GetHealthCheckStatus", self._client.get_health_check_status, HealthCheckId=health_check_id
-        )
+        response = call("GetHealthCheckStatus", self._client.get_health_check_status, HealthCheckId=health_check_id)
         reports = [
             str((observation.get("StatusReport") or {}).get("Status", ""))
             for observation in response.get("HealthCheckObservations") or []
