@@ -62,9 +62,7 @@ def _packaged(template: dict[str, Any]) -> dict[str, Any]:
     return packaged
 
 
-def transformed(
-    overrides: dict[str, str] | None = None, template: dict[str, Any] | None = None
-) -> dict[str, Any]:
+def transformed(overrides: dict[str, str] | None = None, template: dict[str, Any] | None = None) -> dict[str, Any]:
     """The template after the AWS::Serverless transform, for the given parameter values."""
     import boto3
     from samtranslator.parser.parser import Parser
@@ -175,9 +173,7 @@ def validate_asl(definition: dict[str, Any]) -> list[str]:
             for retrier in state.get("Retry", []):
                 extra = set(retrier["ErrorEquals"]) - LAMBDA_SERVICE_ERRORS
                 if extra:
-                    problems.append(
-                        f"{name}: retries on {sorted(extra)} (only Lambda service errors allowed)"
-                    )
+                    problems.append(f"{name}: retries on {sorted(extra)} (only Lambda service errors allowed)")
             catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
             if not catch_all:
                 problems.append(f"{name}: a failed task would end the execution (no Catch on States.ALL)")
@@ -224,9 +220,7 @@ def main() -> int:
     keys = template_substitution_keys()
     used = asl_placeholders(text)
     if keys != used:
-        failures.append(
-            f"DefinitionSubstitutions {sorted(keys)} != placeholders in {ASL.name} {sorted(used)}"
-        )
+        failures.append(f"DefinitionSubstitutions {sorted(keys)} != placeholders in {ASL.name} {sorted(used)}")
     mapping = sam_template()["Mappings"]["Cadence"]
     for cadence, row in mapping.items():
         definition_text = substitute(text, example_substitutions(cadence, row["ProbesPerExecution"]))

@@ -138,11 +138,7 @@ def test_state_machine_invokes_the_probe_function(default_cfn: dict[str, Any]) -
         "Fn::GetAtt": ["ProbeStateMachineLogGroup", "Arn"]
     }
     role = refs(machine["RoleArn"]).pop()
-    invoke = [
-        s
-        for s in _statements(_props(default_cfn, role)["Policies"])
-        if "lambda:InvokeFunction" in s["Action"]
-    ]
+    invoke = [s for s in _statements(_props(default_cfn, role)["Policies"]) if "lambda:InvokeFunction" in s["Action"]]
     assert invoke
     assert all(refs(s["Resource"]) == {"ProbeFunction"} for s in invoke)
     defaults = sam_template()["Parameters"]
@@ -281,9 +277,7 @@ def test_peer_topic_subscription_is_cross_region(default_cfn: dict[str, Any]) ->
     sub = default_cfn["Resources"]["PeerTopicSubscription"]
     assert sub["Condition"] == "HasPeerTopic"
     assert sub["Properties"]["Endpoint"] == {"Fn::GetAtt": ["PromoteFunction", "Arn"]}
-    assert sub["Properties"]["Region"] == {
-        "Fn::Select": [3, {"Fn::Split": [":", {"Ref": "PeerPromotionTopicArn"}]}]
-    }
+    assert sub["Properties"]["Region"] == {"Fn::Select": [3, {"Fn::Split": [":", {"Ref": "PeerPromotionTopicArn"}]}]}
 
 
 def test_topics_use_a_customer_managed_key_cloudwatch_may_use(default_cfn: dict[str, Any]) -> None:
@@ -321,9 +315,7 @@ def test_probe_in_the_vpc_promoter_outside(default_cfn: dict[str, Any]) -> None:
     for function in ("ProbeFunction", "PromoteFunction"):
         props = _props(default_cfn, function)
         assert props["Runtime"] == "python3.13"
-        assert props["Layers"] == [
-            {"Ref": next(iter(resources_of_type(default_cfn, "AWS::Lambda::LayerVersion")))}
-        ]
+        assert props["Layers"] == [{"Ref": next(iter(resources_of_type(default_cfn, "AWS::Lambda::LayerVersion")))}]
 
 
 def test_layer_is_built_by_sam_for_python313(template: dict[str, Any]) -> None:
@@ -429,10 +421,7 @@ def test_powertools_identity_matches_the_alarm_dimensions(template: dict[str, An
     assert variables["REPLICATION_GROUP_ID"] == {"Ref": "ReplicationGroupId"}
     for name, resource in template["Resources"].items():
         props = resource.get("Properties", {})
-        if (
-            resource["Type"] != "AWS::CloudWatch::Alarm"
-            or props.get("Namespace") != signals.DEFAULT_NAMESPACE
-        ):
+        if resource["Type"] != "AWS::CloudWatch::Alarm" or props.get("Namespace") != signals.DEFAULT_NAMESPACE:
             continue
         assert props["MetricName"] in {
             signals.HEALTH_CHECK_STATUS,
@@ -502,10 +491,7 @@ def test_no_wildcard_resource_on_mutating_actions(cfn: dict[str, Any]) -> None:
 
 def test_promoter_mutations_are_scoped_to_this_global_datastore(template: dict[str, Any]) -> None:
     statements = _statements(template["Resources"]["PromoteFunction"]["Properties"]["Policies"])
-    grg = (
-        "arn:${AWS::Partition}:elasticache::${AWS::AccountId}"
-        ":globalreplicationgroup:${GlobalReplicationGroupId}"
-    )
+    grg = "arn:${AWS::Partition}:elasticache::${AWS::AccountId}:globalreplicationgroup:${GlobalReplicationGroupId}"
     by_action = {a: s for s in statements for a in _as_list(s["Action"])}
     for action in (
         "elasticache:FailoverGlobalReplicationGroup",
@@ -516,8 +502,7 @@ def test_promoter_mutations_are_scoped_to_this_global_datastore(template: dict[s
     failover = _as_list(by_action["elasticache:FailoverGlobalReplicationGroup"]["Resource"])
     assert failover[1] == {
         "Fn::Sub": (
-            "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}"
-            ":replicationgroup:${ReplicationGroupId}"
+            "arn:${AWS::Partition}:elasticache:${AWS::Region}:${AWS::AccountId}:replicationgroup:${ReplicationGroupId}"
         )
     }
     assert refs(by_action["dynamodb:PutItem"]["Resource"]) == {"LedgerTable"}
