@@ -231,7 +231,8 @@ class CostLine:
 def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> list[CostLine]:
     template = template or load_template()
     resources = template.get("Resources", {})
-    alarms = sum(1 for r in resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm")
+    alarms = [r for r in resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm"]
+    alarm_metrics = sum(_billed_alarm_metrics(alarm) for alarm in alarms)
     memory_gb = float(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)) / 1024
     executions = MINUTES_PER_MONTH
     probes = executions * model.probes_per_execution
@@ -275,7 +276,11 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
             CUSTOM_METRICS * PRICE_CW_METRIC_MONTH,
             f"{CUSTOM_METRICS} metrics x 1 dimension set",
         ),
-        CostLine("CloudWatch alarms", alarms * PRICE_CW_ALARM_MONTH, f"{alarms} standard-resolution alarms"),
+        CostLine(
+            "CloudWatch alarms",
+            alarm_metrics * PRICE_CW_ALARM_MONTH,
+            f"{len(alarms)} standard-resolution alarms over {alarm_metrics} metrics (billed per metric)",
+        ),
         CostLine(
             "CloudWatch dashboard",
             PRICE_CW_DASHBOARD_MONTH,
@@ -319,6 +324,14 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
             )
         )
     return lines
+
+
+def _billed_alarm_metrics(alarm: dict[str, Any]) -> int:
+    """CloudWatch bills an alarm per metric it reads: a metric-math alarm counts each MetricStat."""
+    queries = alarm.get("Properties", {}).get("Metrics")
+    if not queries:
+        return 1
+    return sum(1 for query in queries if "MetricStat" in query)
 
 
 def _seconds(value: float) -> str:
