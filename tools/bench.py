@@ -39,8 +39,13 @@ def percentile(samples: list[float], fraction: float) -> float:
 def warm_probe_latency(iterations: int) -> list[float]:
     tls = make_tls_files(Path(tempfile.mkdtemp(prefix="gds-bench-")))
     with RedisServer(name="bench", tls=tls) as server:
-        settings = ProbeSettings(host="127.0.0.1", port=server.port, tls_ca_file=str(tls.ca_cert),
-                                 region="bench", replication_group_id="bench")
+        settings = ProbeSettings(
+            host="127.0.0.1",
+            port=server.port,
+            tls_ca_file=str(tls.ca_cert),
+            region="bench",
+            replication_group_id="bench",
+        )
         creds = Credentials(password=DEFAULT_PASSWORD)
         for _ in range(5):  # warm-up: imports, first TLS context
             run_probe(settings, lambda: creds, connect)
@@ -55,15 +60,22 @@ def warm_probe_latency(iterations: int) -> list[float]:
 
 
 def cold_import_seconds(code: str, runs: int) -> list[float]:
-    env = {**os.environ, "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'functions/probe'}",
-           "REDIS_HOST": "127.0.0.1", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_SAM_LOCAL": "true",
-           "POWERTOOLS_SERVICE_NAME": "gds-failover", "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'layers/shared'}:{ROOT / 'functions/probe'}",
+        "REDIS_HOST": "127.0.0.1",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_SAM_LOCAL": "true",
+        "POWERTOOLS_SERVICE_NAME": "gds-failover",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     timer = f"import time; t=time.perf_counter(); {code}; print(time.perf_counter()-t)"
     samples = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", timer], env=env, capture_output=True, text=True,
-                             check=True, timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", timer], env=env, capture_output=True, text=True, check=True, timeout=60
+        )
         samples.append(float(out.stdout.strip().splitlines()[-1]))
     return samples
 
@@ -75,15 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores")
     latency = warm_probe_latency(args.iterations)
-    print(f"warm probe (fresh TLS conn + AUTH + PING + SET + GET), n={len(latency)}: "
-          f"p50 {percentile(latency, 0.5):.2f} ms, p99 {percentile(latency, 0.99):.2f} ms, "
-          f"max {max(latency):.2f} ms")
+    print(
+        f"warm probe (fresh TLS conn + AUTH + PING + SET + GET), n={len(latency)}: "
+        f"p50 {percentile(latency, 0.5):.2f} ms, p99 {percentile(latency, 0.99):.2f} ms, "
+        f"max {max(latency):.2f} ms"
+    )
     handler = cold_import_seconds("import app", args.import_runs)
     libraries = cold_import_seconds(HANDLER_IMPORTS, args.import_runs)
-    print(f"cold import, probe handler module (app.py, incl. libraries): median "
-          f"{statistics.median(handler) * 1000:.0f} ms over {len(handler)} runs")
-    print(f"cold import, its libraries alone (boto3, redis, powertools, xray): median "
-          f"{statistics.median(libraries) * 1000:.0f} ms over {len(libraries)} runs")
+    print(
+        f"cold import, probe handler module (app.py, incl. libraries): median "
+        f"{statistics.median(handler) * 1000:.0f} ms over {len(handler)} runs"
+    )
+    print(
+        f"cold import, its libraries alone (boto3, redis, powertools, xray): median "
+        f"{statistics.median(libraries) * 1000:.0f} ms over {len(libraries)} runs"
+    )
     return 0
 
 

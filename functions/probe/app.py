@@ -9,23 +9,20 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import powertools_secret_fetcher, secrets_manager_credentials
 from gdfailover.probe import run_probe
 from gdfailover.redis_client import connect
 from gdfailover.signals import DEFAULT_NAMESPACE, put_health_metric, record_probe
 
-SETTINGS = ProbeSettings.from_env(
-    os.environ
-)  # invalid configuration fails the cold start, naming the variable
+SETTINGS = ProbeSettings.from_env(os.environ)  # invalid configuration fails the cold start, naming the variable
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
 credentials = secrets_manager_credentials(SETTINGS.auth_secret_arn, powertools_secret_fetcher())
 cloudwatch = (
-    boto3.client(
-        "cloudwatch", config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2})
-    )
+    boto3.client("cloudwatch", config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2}))
     if SETTINGS.metric_publisher == "api"
     else None
 )

@@ -26,6 +26,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from gdfailover.alarm import AlarmNotification, NotificationRejected, parse_sns_event
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import SystemClock

@@ -36,9 +36,7 @@ def test_every_event_file_is_json_for_a_function_in_the_template(event_file: Pat
     assert resources[function]["Type"] == "AWS::Serverless::Function"
 
 
-@pytest.mark.parametrize(
-    "event_file", [p for p in EVENT_FILES if p.name.startswith("probe")], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("event_file", [p for p in EVENT_FILES if p.name.startswith("probe")], ids=lambda p: p.name)
 def test_probe_events_through_the_invoker(
     event_file: Path, redis_factory: Callable[..., RedisServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -113,6 +111,4 @@ def test_invalid_configuration_fails_naming_the_variable() -> None:
     from gdfailover.config import ConfigError
 
     with pytest.raises(ConfigError, match="REDIS_PORT"):
-        invoke_function(
-            "ProbeFunction", {}, {"ProbeFunction": {"REDIS_HOST": "h", "REDIS_PORT": "not-a-port"}}
-        )
+        invoke_function("ProbeFunction", {}, {"ProbeFunction": {"REDIS_HOST": "h", "REDIS_PORT": "not-a-port"}})

@@ -87,9 +87,7 @@ def test_healthy_tls_writer(
 
 
 def test_connection_refused(tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun) -> None:
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(free_port(), tls_files, REDIS_AUTH_SECRET_ARN=auth_secret)
-    )
+    result, metrics, elapsed = run_probe_handler(probe_env(free_port(), tls_files, REDIS_AUTH_SECRET_ARN=auth_secret))
     _assert_unhealthy(result, metrics, elapsed, "refused")
     assert metrics["Reachable"] == 0
     assert "HeartbeatAge" not in metrics
@@ -129,9 +127,7 @@ def test_tls_client_against_plaintext_server(
 def test_plaintext_client_against_tls_server(
     tls_redis: RedisServer, auth_secret: str, run_probe_handler: ProbeRun
 ) -> None:
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(tls_redis.port, None, REDIS_AUTH_SECRET_ARN=auth_secret)
-    )
+    result, metrics, elapsed = run_probe_handler(probe_env(tls_redis.port, None, REDIS_AUTH_SECRET_ARN=auth_secret))
     _assert_unhealthy(result, metrics, elapsed, "unreachable")
     assert metrics["Reachable"] == 0
 
@@ -146,21 +142,15 @@ def test_untrusted_certificate(
     assert "certificate" in result["detail"].lower()
 
 
-def test_wrong_password(
-    tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun
-) -> None:
+def test_wrong_password(tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun) -> None:
     wrong = _secret("not-the-token")  # plain-string secret format
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=wrong)
-    )
+    result, metrics, elapsed = run_probe_handler(probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=wrong))
     _assert_unhealthy(result, metrics, elapsed, "auth_failed")
     assert metrics["Reachable"] == 1
     assert "not-the-token" not in json.dumps(result)
 
 
-def test_missing_auth(
-    tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun
-) -> None:
+def test_missing_auth(tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun) -> None:
     result, metrics, elapsed = run_probe_handler(probe_env(tls_redis.port, tls_files))
     _assert_unhealthy(result, metrics, elapsed, "auth_failed")
 
@@ -169,9 +159,7 @@ def test_secret_missing_in_secrets_manager(
     tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun
 ) -> None:
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf"
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=arn)
-    )
+    result, metrics, elapsed = run_probe_handler(probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=arn))
     _assert_unhealthy(result, metrics, elapsed, "secret_unavailable")
     assert result["stage"] == "auth_secret"
 

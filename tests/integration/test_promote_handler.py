@@ -19,10 +19,10 @@ from typing import Any
 
 import boto3
 import pytest
-from gdfailover.clock import FakeClock
-from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from moto import mock_aws
 
+from gdfailover.clock import FakeClock
+from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from tests.integration.test_promote_promoter import (
     PEER_WRITER_ALARM,
     TABLE,

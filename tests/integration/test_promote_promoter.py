@@ -13,6 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
+
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import FakeClock
@@ -24,8 +26,6 @@ from gdfailover.evidence import EvidenceSources
 from gdfailover.ledger import PromotionLedger
 from gdfailover.promoter import DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
-from moto import mock_aws
-
 from tests.unit.test_promote_gds_emulator import (
     GDS_ID,
     PRIMARY_REGION,

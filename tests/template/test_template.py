@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gdfailover import signals
 
+from gdfailover import signals
 from tests.template.stack import (
     ROOT,
     asl_placeholders,

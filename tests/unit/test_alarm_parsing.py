@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from gdfailover.alarm import AlarmNotification, NotificationRejected, parse_sns_event
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

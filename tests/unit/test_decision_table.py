@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import ErrorKind
 from gdfailover.decision import Outcome, Policy, decide, should_break_glass

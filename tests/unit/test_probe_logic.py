@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import redis
+
 from gdfailover.config import ConfigError, ProbeSettings
 from gdfailover.credentials import NO_CREDENTIALS, Credentials, SecretFormatError, parse_auth_secret
 from gdfailover.probe import STATUSES, Heartbeat, run_probe

@@ -20,6 +20,7 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.config import Config
 from botocore.exceptions import EndpointConnectionError, ParamValidationError
 from botocore.validate import ParamValidator
+
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.clock import FakeClock
 from gdfailover.elasticache import ElastiCacheGlobalDatastores, WaitStatus, wait_until_primary

@@ -150,9 +150,7 @@ class PromoteSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PromoteSettings:
-        trigger_names = tuple(
-            name.strip() for name in env_str(env, "TRIGGER_ALARM_NAMES").split(",") if name.strip()
-        )
+        trigger_names = tuple(name.strip() for name in env_str(env, "TRIGGER_ALARM_NAMES").split(",") if name.strip())
         if not trigger_names:
             raise ConfigError("TRIGGER_ALARM_NAMES must name at least one alarm")
         return cls(

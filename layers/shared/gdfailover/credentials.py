@@ -42,9 +42,7 @@ def parse_auth_secret(secret: str) -> Credentials:
     return Credentials(password=text)
 
 
-def secrets_manager_credentials(
-    secret_arn: str | None, fetch: Callable[[str], str]
-) -> Callable[[], Credentials]:
+def secrets_manager_credentials(secret_arn: str | None, fetch: Callable[[str], str]) -> Callable[[], Credentials]:
     """Return a callable giving the current credentials; ``fetch`` caches (Powertools ``get_secret``)."""
     if secret_arn is None:
         return lambda: NO_CREDENTIALS
@@ -55,9 +53,7 @@ def secrets_manager_credentials(
     return load
 
 
-def powertools_secret_fetcher(
-    connect_timeout: float = 1.0, read_timeout: float = 1.0
-) -> Callable[[str], str]:
+def powertools_secret_fetcher(connect_timeout: float = 1.0, read_timeout: float = 1.0) -> Callable[[str], str]:
     """Secrets Manager through Powertools Parameters, cached for SECRET_CACHE_SECONDS, bounded timeouts."""
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
     from botocore.config import Config

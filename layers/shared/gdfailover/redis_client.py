@@ -140,6 +140,4 @@ def _classify_connection_error(error: BaseException) -> str:
                 return status
         cause = cause.__cause__ or cause.__context__
     message = str(error).lower()
-    return next(
-        (status for words, status in _MESSAGE_WORDS if any(w in message for w in words)), "unreachable"
-    )
+    return next((status for words, status in _MESSAGE_WORDS if any(w in message for w in words)), "unreachable")
