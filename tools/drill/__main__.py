@@ -1,91 +1,60 @@
-"""make drill: watch both regions' probes, then lose region A's Redis.
+"""make drill: the whole failover loop on one machine (see docs/drill.md).
 
-EMULATION: AWS services are moto, in-process; Redis is real (redis-server on loopback, TLS + AUTH).
+    python -m tools.drill [--scenario NAME] [--plot [PNG]]
+    python -m tools.drill --all            # the catalogue as a table; exit 1 if any scenario fails
+    python -m tools.drill --list
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from typing import Any
+from pathlib import Path
 
-from moto import mock_aws
-
-from tools.drill.regions import LocalRegion, two_regions
-
-ROUNDS_BEFORE = 2
-ROUNDS_AFTER = 4
-ROUND_SECONDS = 1.0
-
-
-def _row(round_label: str, result: dict[str, Any]) -> str:
-    age = result.get("heartbeat_age_s")
-    age_text = "-" if age is None else f"{age:.1f}s"
-    return (
-        f"{round_label:<8} {result['region']:<10} {result['status']:<11} {result['healthy']:<7} "
-        f"{result['role']:<8} {age_text:<10} {result['latency_ms']:>7.1f} ms"
-    )
-
-
-def _probe_round(label: str, regions: tuple[LocalRegion, ...], iteration: int) -> list[dict[str, Any]]:
-    results = [region.probe(iteration) for region in regions]
-    for result in results:
-        print(_row(label, result), flush=True)
-    return results
-
-
-def primary_redis_dies() -> bool:
-    """Region A's redis-server is killed; region B keeps answering as a replica with a growing heartbeat age."""
-    with mock_aws(), two_regions() as (region_a, region_b):
-        print(f"region A {region_a.name}: writer   redis-server 127.0.0.1:{region_a.server.port} (TLS, AUTH)")
-        print(f"region B {region_b.name}: replica of A 127.0.0.1:{region_b.server.port} (TLS, AUTH)\n")
-        print(f"{'round':<8} {'region':<10} {'status':<11} {'healthy':<7} {'role':<8} {'hb age':<10} {'latency':>10}")
-        before: list[dict[str, Any]] = []
-        for iteration in range(1, ROUNDS_BEFORE + 1):
-            before = _probe_round(f"T-{ROUNDS_BEFORE - iteration + 1}", (region_a, region_b), iteration)
-            time.sleep(ROUND_SECONDS)
-        region_a.server.kill()
-        print(f"--- T+0: region A's redis-server killed (pid gone) ---")
-        after: list[dict[str, Any]] = []
-        for iteration in range(1, ROUNDS_AFTER + 1):
-            after.append(_probe_round(f"T+{iteration}", (region_a, region_b), ROUNDS_BEFORE + iteration))
-            time.sleep(ROUND_SECONDS)
-    ages = [round_[1]["heartbeat_age_s"] for round_ in after]
-    checks = {
-        "A was a healthy writer before": before[0]["status"] == "healthy",
-        "B was a replica before": before[1]["status"] == "read_only",
-        "A unhealthy after the kill": all(r[0]["healthy"] == 0 and r[0]["status"] == "refused" for r in after),
-        "B still answers as a replica": all(r[1]["status"] == "read_only" for r in after),
-        "B's heartbeat age grows": all(b > a for a, b in zip(ages, ages[1:], strict=False)),
-    }
-    print("\nRegion B sees the writer's heartbeat age grow: " + ", ".join(f"{a:.1f}s" for a in ages))
-    print("Next step (promotion of B) is the promoter's job; see `make drill-all` once it is wired in.\n")
-    for name, ok in checks.items():
-        print(f"  [{'ok' if ok else 'FAIL'}] {name}")
-    return all(checks.values())
-
-
-SCENARIOS = {"primary-redis-dies": primary_redis_dies}
+from tools.drill.report import EMULATION_NOTE, plot, summary_text, table_text, timeline_text
+from tools.drill.run import ScenarioResult, run_scenario
+from tools.drill.scenarios import CATALOGUE, DEFAULT
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make drill", description=__doc__)
-    parser.add_argument("--scenario", default="primary-redis-dies", choices=sorted(SCENARIOS))
+    parser = argparse.ArgumentParser(prog="python -m tools.drill", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", default=DEFAULT, choices=sorted(CATALOGUE))
     parser.add_argument("--all", action="store_true", help="run every scenario and print a table")
+    parser.add_argument("--list", action="store_true", help="list the scenarios")
+    parser.add_argument(
+        "--plot", nargs="?", const="drill-timeline.png", metavar="PNG", help="write a PNG of the timeline"
+    )
     args = parser.parse_args(argv)
-    print("gds-failover local drill - EMULATION: AWS is moto in-process; Redis is real redis-server.\n")
-    names = sorted(SCENARIOS) if args.all else [args.scenario]
+    if args.list:
+        for scenario in CATALOGUE.values():
+            print(f"{scenario.name:<32} expect {', '.join(scenario.expected) or 'none':<28} {scenario.summary}")
+        return 0
+    print(f"gds-failover local drill\n{EMULATION_NOTE}\n", flush=True)
+    names = list(CATALOGUE) if args.all else [args.scenario]
+    results: list[ScenarioResult] = []
     try:
-        results = {name: SCENARIOS[name]() for name in names}
+        for index, name in enumerate(names, 1):
+            if args.all:
+                print(f"[{index}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
+            result = run_scenario(CATALOGUE[name])
+            results.append(result)
+            if not args.all:
+                print(result.parameters + "\n")
+                print(timeline_text(result) + "\n")
+                print(summary_text(result))
+                if args.plot:
+                    print(plot(result, Path(args.plot)))
+            elif not result.passed:
+                print(summary_text(result) + "\n")
     except KeyboardInterrupt:
         print("\ninterrupted: every redis-server the drill started has been stopped", file=sys.stderr)
         return 130
     if args.all:
-        print("\nscenario | pass")
-        for name, ok in results.items():
-            print(f"{name} | {'pass' if ok else 'FAIL'}")
-    return 0 if all(results.values()) else 1
+        print(results[0].parameters if results else "")
+        print(table_text(results))
+        wall = sum(r.wall_s for r in results)
+        print(f"\n{sum(r.passed for r in results)}/{len(results)} scenarios pass ({wall:.0f}s wall)")
+    return 0 if all(r.passed for r in results) else 1
 
 
 if __name__ == "__main__":

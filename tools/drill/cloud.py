@@ -1,0 +1,366 @@
+"""EMULATION of the AWS behaviour moto does not provide: alarm evaluation, Route 53's failover answer
+and the ElastiCache Global Datastore control plane.
+
+- Alarms follow CloudWatch's documented semantics for standard-resolution metric alarms: every
+  ALARM_EVALUATION_INTERVAL_S the statistic of each of the last EvaluationPeriods complete periods is
+  computed from the datapoints that have *arrived* (a datapoint later than the evaluation reads as
+  missing), TreatMissingData decides what a missing period counts as, and all EvaluationPeriods must
+  breach for ALARM (the template sets no DatapointsToAlarm). The definitions come from template.yaml.
+- Route 53: a CLOUDWATCH_METRIC health check follows its alarm ROUTE53_HEALTH_LAG later; ALARM and
+  INSUFFICIENT_DATA (InsufficientDataHealthStatus: Unhealthy) are unhealthy, and so is an alarm whose
+  region is gone. The failover answer is PRIMARY when healthy, else SECONDARY, except that a SECONDARY
+  with an unhealthy health check leaves PRIMARY answered.
+- Global Datastore: describe / failover / disassociate per region, with the real API's error for a
+  failover while the datastore is not available, the status going available -> modifying ->
+  available, and the promotion done by real REPLICAOF commands on the two redis-servers after the
+  timing model's promotion delay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gdfailover.awscall import AwsCallError, ErrorKind
+from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember, MemberRole
+
+from tools import rto
+from tools.drill.sim import Simulation
+from tools.localredis import RedisServer
+
+_SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
+
+
+def substitute(text: str, values: Mapping[str, str]) -> str:
+    """Fn::Sub for the plain ``${Name}`` form, as the template's names use it."""
+    return _SUB_VARIABLE.sub(lambda match: values[match.group(1)], text)
+
+
+def resolve(value: Any, values: Mapping[str, str]) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        return values[str(value["Ref"])]
+    if isinstance(value, dict) and "Fn::Sub" in value and isinstance(value["Fn::Sub"], str):
+        return substitute(value["Fn::Sub"], values)
+    return str(value)
+
+
+_COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "LessThanThreshold": lambda value, threshold: value < threshold,
+    "LessThanOrEqualToThreshold": lambda value, threshold: value <= threshold,
+    "GreaterThanThreshold": lambda value, threshold: value > threshold,
+    "GreaterThanOrEqualToThreshold": lambda value, threshold: value >= threshold,
+}
+_STATISTICS: dict[str, Callable[[list[float]], float]] = {
+    "Minimum": min,
+    "Maximum": max,
+    "Average": lambda values: sum(values) / len(values),
+    "Sum": sum,
+    "SampleCount": lambda values: float(len(values)),
+}
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    """A metric alarm of template.yaml, resolved for one regional stack."""
+
+    logical_id: str
+    name: str
+    region: str
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    statistic: str
+    period_s: int
+    evaluation_periods: int
+    threshold: float
+    comparison: str
+    treat_missing: str
+
+    @classmethod
+    def from_template(
+        cls, template: Mapping[str, Any], logical_id: str, values: Mapping[str, str], region: str
+    ) -> AlarmSpec:
+        props = template["Resources"][logical_id]["Properties"]
+        return cls(
+            logical_id=logical_id,
+            name=resolve(props["AlarmName"], values),
+            region=region,
+            namespace=resolve(props["Namespace"], values),
+            metric_name=resolve(props["MetricName"], values),
+            dimensions=tuple(
+                (resolve(d["Name"], values), resolve(d["Value"], values)) for d in props["Dimensions"]
+            ),
+            statistic=resolve(props["Statistic"], values),
+            period_s=int(resolve(props["Period"], values)),
+            evaluation_periods=int(resolve(props["EvaluationPeriods"], values)),
+            threshold=float(resolve(props["Threshold"], values)),
+            comparison=resolve(props["ComparisonOperator"], values),
+            treat_missing=resolve(props.get("TreatMissingData", "missing"), values),
+        )
+
+    def describe(self) -> str:
+        op = {"LessThanThreshold": "<", "GreaterThanThreshold": ">"}.get(self.comparison, self.comparison)
+        return (
+            f"{self.metric_name} {self.statistic} {op} {self.threshold:g}, {self.period_s}s x "
+            f"{self.evaluation_periods}, missing={self.treat_missing}"
+        )
+
+
+@dataclass
+class Datapoint:
+    timestamp: float  # emulated seconds: when the probe measured it
+    value: float
+    arrives: float  # when CloudWatch can see it (probe time + metric delay)
+
+
+@dataclass
+class AlarmTransition:
+    at: float
+    old: str
+    new: str
+    reason: str
+
+
+@dataclass
+class EmulatedAlarm:
+    spec: AlarmSpec
+    state: str = "INSUFFICIENT_DATA"
+    datapoints: list[Datapoint] = field(default_factory=list)
+    history: list[AlarmTransition] = field(default_factory=list)
+    region_alive: bool = True
+
+    def add(self, datapoint: Datapoint) -> None:
+        self.datapoints.append(datapoint)
+
+    def evaluate(self, now: float) -> AlarmTransition | None:
+        """Evaluate at ``now`` (a period boundary); return the transition if the state changed."""
+        if not self.region_alive:
+            return None
+        period = self.spec.period_s
+        last_end = (now // period) * period
+        verdicts: list[bool | None] = []
+        values: list[str] = []
+        for index in range(self.spec.evaluation_periods):
+            end = last_end - index * period
+            start = end - period
+            seen = [p.value for p in self.datapoints if start <= p.timestamp < end and p.arrives <= now]
+            if not seen:
+                verdicts.append(None)
+                values.append("missing")
+                continue
+            statistic = _STATISTICS[self.spec.statistic](seen)
+            verdicts.append(_COMPARISONS[self.spec.comparison](statistic, self.spec.threshold))
+            values.append(f"{statistic:g}")
+        counted: list[bool] = []
+        for verdict in verdicts:
+            if verdict is None and self.spec.treat_missing == "breaching":
+                counted.append(True)
+            elif verdict is None and self.spec.treat_missing == "notBreaching":
+                counted.append(False)
+            elif verdict is not None:
+                counted.append(verdict)
+        if not counted:
+            new = self.state if self.spec.treat_missing == "ignore" else "INSUFFICIENT_DATA"
+        else:
+            breaching = sum(counted)
+            new = "ALARM" if breaching >= self.spec.evaluation_periods else "OK"
+        if new == self.state:
+            return None
+        reason = (
+            f"[{', '.join(reversed(values))}] for {self.spec.describe()} "
+            f"(periods ending T{_signed(last_end)})"
+        )
+        transition = AlarmTransition(now, self.state, new, reason)
+        self.state = new
+        self.history.append(transition)
+        return transition
+
+    def state_at(self, when: float) -> str:
+        state = "INSUFFICIENT_DATA"
+        for transition in self.history:
+            if transition.at <= when:
+                state = transition.new
+        return state
+
+
+def _signed(seconds: float) -> str:
+    return f"{seconds:+.0f}s"
+
+
+@dataclass
+class FailoverRecord:
+    set_identifier: str
+    role: str  # PRIMARY | SECONDARY
+    target: str  # the replication group's primary endpoint name
+    health_alarm: EmulatedAlarm | None
+
+
+@dataclass
+class EmulatedRoute53:
+    """Failover routing for one record name, from the health of each record's health check."""
+
+    records: list[FailoverRecord]
+    health_lag_s: float
+    ttl_s: float
+    region_lost_at: dict[str, float] = field(default_factory=dict)
+
+    def healthy(self, record: FailoverRecord, now: float) -> bool:
+        if record.health_alarm is None:
+            return True
+        seen_at = now - self.health_lag_s
+        lost = self.region_lost_at.get(record.health_alarm.spec.region)
+        if lost is not None and seen_at >= lost:
+            return False  # the alarm's region is gone: no data, InsufficientDataHealthStatus Unhealthy
+        return record.health_alarm.state_at(seen_at) == "OK"
+
+    def answer(self, now: float) -> FailoverRecord:
+        primary = next(r for r in self.records if r.role == "PRIMARY")
+        secondary = next(r for r in self.records if r.role == "SECONDARY")
+        if self.healthy(primary, now):
+            return primary
+        if secondary.health_alarm is not None and not self.healthy(secondary, now):
+            return primary
+        return secondary
+
+
+@dataclass
+class Member:
+    replication_group_id: str
+    region: str
+    role: str
+    server: RedisServer
+
+
+class GlobalDatastoreEmulator:
+    """One Global Datastore of two members; each region sees it through :meth:`view`."""
+
+    def __init__(
+        self,
+        simulation: Simulation,
+        global_replication_group_id: str,
+        members: list[Member],
+        on_event: Callable[[str, str], None],
+    ) -> None:
+        self._simulation = simulation
+        self.global_replication_group_id = global_replication_group_id
+        self.members = members
+        self.status = "available"
+        self.unreachable_regions: set[str] = set()
+        self.failover_calls: list[tuple[float, str, str]] = []  # (time, caller region, new primary)
+        self._on_event = on_event
+
+    def member(self, replication_group_id: str) -> Member:
+        return next(m for m in self.members if m.replication_group_id == replication_group_id)
+
+    @property
+    def primary(self) -> Member:
+        return next(m for m in self.members if m.role == MemberRole.PRIMARY)
+
+    def view(self, region: str) -> RegionalDatastoreApi:
+        return RegionalDatastoreApi(self, region)
+
+    def snapshot(self) -> GlobalDatastore:
+        return GlobalDatastore(
+            global_replication_group_id=self.global_replication_group_id,
+            status=self.status,
+            members=tuple(
+                GlobalDatastoreMember(m.replication_group_id, m.region, m.role, "associated")
+                for m in self.members
+            ),
+        )
+
+    def request_failover(self, caller_region: str, primary_region: str, replication_group_id: str) -> None:
+        if self.status != "available":
+            raise AwsCallError(
+                "FailoverGlobalReplicationGroup",
+                ErrorKind.INVALID_STATE,
+                "InvalidGlobalReplicationGroupState",
+                f"Global replication group {self.global_replication_group_id} is {self.status}",
+            )
+        new = self.member(replication_group_id)
+        if new.region != primary_region or new.role == MemberRole.PRIMARY:
+            raise AwsCallError(
+                "FailoverGlobalReplicationGroup",
+                ErrorKind.OTHER,
+                "InvalidParameterValue",
+                f"{replication_group_id} in {primary_region} cannot become primary",
+            )
+        old = self.primary
+        old_reachable = old.region not in self.unreachable_regions
+        delay = rto.PROMOTION_TYPICAL_S if old_reachable else rto.PROMOTION_WORST_S
+        self.status = "modifying"
+        self.failover_calls.append((self._simulation.now, caller_region, replication_group_id))
+        self._on_event(
+            "gds",
+            f"FailoverGlobalReplicationGroup accepted (from {caller_region}): status modifying; "
+            f"{replication_group_id} PRIMARY in {delay:.0f}s (model: "
+            f"{'typical' if old_reachable else 'worst, old primary region unreachable'})",
+        )
+        self._simulation.after(delay, lambda: self._complete_failover(old, new))
+
+    def _complete_failover(self, old: Member, new: Member) -> None:
+        old_usable = old.server.running and old.region not in self.unreachable_regions
+        if old_usable:
+            # Planned switchover: no client runs during this event, so waiting for the replica's
+            # acknowledgement is enough for the new primary to hold every acknowledged write.
+            with old.server.client(timeout=2.0) as client:
+                client.execute_command("WAIT", "1", "1000")
+        new.server.replicate_from(None)
+        if old_usable:
+            old.server.replicate_from(new.server)
+        old.role, new.role = MemberRole.SECONDARY, MemberRole.PRIMARY
+        self.status = "available"
+        self._on_event(
+            "gds",
+            f"promotion complete: {new.replication_group_id} ({new.region}) is PRIMARY (REPLICAOF NO ONE)"
+            + (f"; {old.replication_group_id} now REPLICAOF it" if old_usable else "; old primary unreachable"),
+        )
+
+    def disassociate(self, caller_region: str, replication_group_id: str) -> None:
+        member = self.member(replication_group_id)
+        self.members.remove(member)
+        if member.server.running:
+            member.server.replicate_from(None)
+        self._on_event("gds", f"{replication_group_id} disassociated (standalone writer) by {caller_region}")
+
+
+class RegionalDatastoreApi:
+    """gdfailover.elasticache.GlobalDatastoreApi as one region's ElastiCache endpoint serves it."""
+
+    def __init__(self, datastore: GlobalDatastoreEmulator, region: str) -> None:
+        self._datastore = datastore
+        self._region = region
+
+    def _reachable(self, operation: str) -> None:
+        if self._region in self._datastore.unreachable_regions:
+            raise AwsCallError(
+                operation,
+                ErrorKind.UNREACHABLE,
+                "EndpointConnectionError",
+                f"Could not connect to the endpoint URL: https://elasticache.{self._region}.amazonaws.com/",
+            )
+
+    def describe(self, global_replication_group_id: str) -> GlobalDatastore:
+        self._reachable("DescribeGlobalReplicationGroups")
+        if global_replication_group_id != self._datastore.global_replication_group_id:
+            raise AwsCallError(
+                "DescribeGlobalReplicationGroups",
+                ErrorKind.NOT_FOUND,
+                "GlobalReplicationGroupNotFoundFault",
+                global_replication_group_id,
+            )
+        return self._datastore.snapshot()
+
+    def failover(
+        self, global_replication_group_id: str, primary_region: str, primary_replication_group_id: str
+    ) -> None:
+        self._reachable("FailoverGlobalReplicationGroup")
+        self._datastore.request_failover(self._region, primary_region, primary_replication_group_id)
+
+    def disassociate(
+        self, global_replication_group_id: str, replication_group_id: str, replication_group_region: str
+    ) -> None:
+        self._reachable("DisassociateGlobalReplicationGroup")
+        self._datastore.disassociate(self._region, replication_group_id)
