@@ -8,18 +8,46 @@
 from __future__ import annotations
 
 import argparse
+import multiprocessing
+import os
 import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from tools.drill.report import EMULATION_NOTE, plot, summary_text, table_text, timeline_text
-from tools.drill.run import ScenarioResult, run_scenario
+from tools.drill.run import ScenarioResult, run_by_name, run_scenario
 from tools.drill.scenarios import CATALOGUE, DEFAULT
+
+
+def run_catalogue(jobs: int) -> list[ScenarioResult]:
+    """Every scenario, ``jobs`` at a time in separate processes (each has its own moto and servers)."""
+    names = list(CATALOGUE)
+    by_name: dict[str, ScenarioResult] = {}
+    started = time.monotonic()
+    context = multiprocessing.get_context("spawn")  # a clean interpreter: no inherited moto patches
+    with ProcessPoolExecutor(max_workers=max(1, jobs), mp_context=context) as pool:
+        futures = {pool.submit(run_by_name, name): name for name in names}
+        for done, future in enumerate(as_completed(futures), 1):
+            result = future.result()
+            by_name[result.scenario_name] = result
+            print(
+                f"  [{done}/{len(names)}] {result.scenario_name}: {'pass' if result.passed else 'FAIL'} "
+                f"({result.emulated_s / 60:.1f} emulated min in {result.wall_s:.1f}s; "
+                f"{time.monotonic() - started:.0f}s so far)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return [by_name[name] for name in names]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.drill", description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=DEFAULT, choices=sorted(CATALOGUE))
     parser.add_argument("--all", action="store_true", help="run every scenario and print a table")
+    parser.add_argument(
+        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="scenarios run in parallel with --all"
+    )
     parser.add_argument("--list", action="store_true", help="list the scenarios")
     parser.add_argument(
         "--plot", nargs="?", const="drill-timeline.png", metavar="PNG", help="write a PNG of the timeline"
@@ -30,30 +58,29 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{scenario.name:<32} expect {', '.join(scenario.expected) or 'none':<28} {scenario.summary}")
         return 0
     print(f"gds-failover local drill\n{EMULATION_NOTE}\n", flush=True)
-    names = list(CATALOGUE) if args.all else [args.scenario]
     results: list[ScenarioResult] = []
     try:
-        for index, name in enumerate(names, 1):
-            if args.all:
-                print(f"[{index}/{len(names)}] {name} ...", file=sys.stderr, flush=True)
-            result = run_scenario(CATALOGUE[name])
+        if args.all:
+            results = run_catalogue(args.jobs)
+            for result in results:
+                if not result.passed:
+                    print(summary_text(result) + "\n")
+        else:
+            result = run_scenario(CATALOGUE[args.scenario])
             results.append(result)
-            if not args.all:
-                print(result.parameters + "\n")
-                print(timeline_text(result) + "\n")
-                print(summary_text(result))
-                if args.plot:
-                    print(plot(result, Path(args.plot)))
-            elif not result.passed:
-                print(summary_text(result) + "\n")
+            print(result.parameters + "\n")
+            print(timeline_text(result) + "\n")
+            print(summary_text(result))
+            if args.plot:
+                print(plot(result, Path(args.plot)))
     except KeyboardInterrupt:
         print("\ninterrupted: every redis-server the drill started has been stopped", file=sys.stderr)
         return 130
     if args.all:
         print(results[0].parameters if results else "")
         print(table_text(results))
-        wall = sum(r.wall_s for r in results)
-        print(f"\n{sum(r.passed for r in results)}/{len(results)} scenarios pass ({wall:.0f}s wall)")
+        emulated = sum(r.emulated_s for r in results) / 60
+        print(f"\n{sum(r.passed for r in results)}/{len(results)} scenarios pass ({emulated:.0f} emulated minutes)")
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -28,11 +28,9 @@ KIND_LABEL = {
 
 
 def format_rto(result: ScenarioResult) -> str:
-    if not result.had_outage:
-        return "none"
-    if result.rto_s is None:
-        return "no recovery"
-    return f"{result.rto_s:.0f}s"
+    if not result.outages:
+        return "no outage"
+    return " + ".join("no recovery" if outage is None else f"{outage:.0f}s" for outage in result.outages)
 
 
 def format_rpo(result: ScenarioResult) -> str:
@@ -96,7 +94,7 @@ def table_text(results: list[ScenarioResult]) -> str:
     header = ("scenario", "expected", "observed", "RTO", "RPO", "pass")
     rows = [
         (
-            r.scenario.name,
+            r.scenario_name,
             format_decisions(r.scenario.expected),
             format_decisions(r.observed),
             format_rto(r),
@@ -135,10 +133,9 @@ def plot(result: ScenarioResult, path: Path) -> str:
         axes.scatter([x], [y], color=colors.get(lane, "gray"), s=18, zorder=3)
         if lane != "probe":
             axes.annotate(event.text[:48], (x, y), fontsize=6, rotation=20, xytext=(2, 4), textcoords="offset points")
-    for start, end in []:  # placeholder for outage spans drawn below
-        del start, end
-    if result.had_outage and result.rto_s is not None:
-        axes.axvspan(0, result.rto_s, color="red", alpha=0.08, label=f"client write outage {result.rto_s:.0f}s")
+    if result.outages and result.outages[0] is not None:
+        first = result.outages[0]
+        axes.axvspan(0, first, color="red", alpha=0.08, label=f"client write outage {first:.0f}s")
         axes.legend(loc="upper right", fontsize=8)
     axes.set_yticks(range(len(lanes)), lanes)
     axes.set_xlabel("emulated seconds since the fault (virtual clock)")

@@ -8,10 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-import redis
-
 from tools.drill.lambdas import CapturingStdout
-from tools.drill.scenarios import FAULT_AT_S, Scenario
+from tools.drill.scenarios import CATALOGUE, FAULT_AT_S, Scenario
 from tools.drill.world import PromoterRun, TimelineEvent, World, world_parameters_summary
 
 PROGRESS_EVERY_WALL_S = 0.5
@@ -19,11 +17,10 @@ PROGRESS_EVERY_WALL_S = 0.5
 
 @dataclass
 class ScenarioResult:
-    scenario: Scenario
+    scenario_name: str
     observed: tuple[str, ...]
     decisions_ok: bool
-    rto_s: float | None  # client-observed write outage after the fault; None = never recovered
-    had_outage: bool
+    outages: list[float | None]  # client-observed write outages from the fault on; None = no recovery
     lost_writes: int | None  # acknowledged by a writer, absent from the final writer; None = no writer
     acknowledged_writes: int
     checks: list[tuple[str, bool]]
@@ -37,17 +34,26 @@ class ScenarioResult:
     errors: list[str] = field(default_factory=list)
 
     @property
+    def scenario(self) -> Scenario:
+        return CATALOGUE[self.scenario_name]
+
+    @property
     def passed(self) -> bool:
         return self.decisions_ok and all(ok for _, ok in self.checks) and not self.errors
 
 
 def observed_decisions(runs: list[PromoterRun]) -> tuple[str, ...]:
-    """Decisions that carry meaning (noops on foreign or non-ALARM notifications are left out)."""
-    return tuple(
-        f"{run.result.get('decision')}:{run.result.get('code')}"
-        for run in runs
-        if run.result.get("decision") != "noop"
-    )
+    """Decisions that carry meaning, repeats folded: noops (foreign, non-ALARM, duplicate or
+    already-primary notifications) are left out, and the same decision on the fast-path and the
+    trigger notification of one incident counts once."""
+    decisions: list[str] = []
+    for run in runs:
+        if run.result.get("decision") == "noop":
+            continue
+        decision = f"{run.result.get('decision')}:{run.result.get('code')}"
+        if not decisions or decisions[-1] != decision:
+            decisions.append(decision)
+    return tuple(decisions)
 
 
 def matches(expected: tuple[str, ...], observed: tuple[str, ...]) -> bool:
@@ -87,7 +93,8 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
                 assert world.client is not None
                 world.client.finish()
                 errors += [f"{type(e).__name__}: {e}" for e in world.simulation.actor_errors]
-                lost, acked = _lost_writes(world)
+                lost = world.lost_writes()
+                acked = len(world.client.stats.acks)
                 checks = [check(world) for check in scenario.checks]
         finally:
             sys.stdout = saved_stdout
@@ -95,16 +102,15 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
         progress.write("\r" + " " * 78 + "\r")
         progress.flush()
     assert world.client is not None and world.fault_at is not None
-    rto_s, had_outage = _rto(world)
+    outages = _outages(world)
     if scenario.expect_recovery:
-        checks.append(("client writes succeed at the end", had_outage is False or rto_s is not None))
+        checks.append(("client writes succeed at the end", None not in outages))
     observed = observed_decisions(world.promoter_runs)
     return ScenarioResult(
-        scenario=scenario,
+        scenario_name=scenario.name,
         observed=observed,
         decisions_ok=matches(scenario.expected, observed),
-        rto_s=rto_s,
-        had_outage=had_outage,
+        outages=outages,
         lost_writes=lost,
         acknowledged_writes=acked,
         checks=checks,
@@ -119,31 +125,15 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
     )
 
 
-def _rto(world: World) -> tuple[float | None, bool]:
-    """Client-observed write outage that began at or after the fault: (seconds, there was one)."""
+def _outages(world: World) -> list[float | None]:
+    """Client-observed write outages that ended after the fault (durations; None = never ended)."""
     assert world.client is not None and world.fault_at is not None
-    outages = [(start, end) for start, end in world.client.stats.outages if (end or 1e18) >= world.fault_at]
-    if not outages:
-        return 0.0, False
-    last_end = outages[-1][1]
-    if last_end is None:
-        return None, True
-    return last_end - outages[0][0], True
+    fault = world.fault_at
+    return [
+        None if end is None else end - start for start, end in world.client.stats.outages if (end or 1e18) >= fault
+    ]
 
 
-def _lost_writes(world: World) -> tuple[int | None, int]:
-    """Writes the client saw acknowledged that the final writer does not hold."""
-    assert world.client is not None and world.datastore is not None
-    acks = world.client.stats.acks
-    primary = world.datastore.primary
-    if not primary.server.running:
-        return None, len(acks)
-    with primary.server.client(timeout=5.0) as client:
-        pipeline = client.pipeline(transaction=False)
-        for ack in acks:
-            pipeline.exists(f"drill:write:{ack.seq:06d}")
-        try:
-            present = pipeline.execute()
-        except redis.RedisError:
-            return None, len(acks)
-    return sum(1 for found in present if not found), len(acks)
+def run_by_name(name: str) -> ScenarioResult:
+    """Process-pool entry point (no progress line: the parent reports each finished scenario)."""
+    return run_scenario(CATALOGUE[name], progress=None)

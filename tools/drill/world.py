@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 import boto3
+import redis
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.cloudwatch import AlarmState
 from gdfailover.evidence import AlarmReader, EvidenceSources
@@ -540,6 +541,22 @@ class World:
         answer = self.route53.answer(self.simulation.now)
         region = next(r for r in self.regions.values() if r.endpoint_name == answer.target)
         return Endpoint(answer.target, "127.0.0.1", region.server.port, region.label)
+
+    def lost_writes(self) -> int | None:
+        """Writes the client saw acknowledged that the current writer does not hold (None: no writer)."""
+        assert self.client is not None and self.datastore is not None
+        primary = self.datastore.primary
+        if not primary.server.running:
+            return None
+        try:
+            with primary.server.client(timeout=5.0) as client:
+                pipeline = client.pipeline(transaction=False)
+                for ack in self.client.stats.acks:
+                    pipeline.exists(f"drill:write:{ack.seq:06d}")
+                present = pipeline.execute()
+        except redis.RedisError:
+            return None
+        return sum(1 for found in present if not found)
 
     # --- faults -----------------------------------------------------------------------------------------
     def inject(self, description: str) -> None:
