@@ -1,8 +1,8 @@
 """make drill: the whole failover loop on one machine (see docs/drill.md).
 
-    python -m tools.drill [--scenario NAME] [--plot [PNG]]
-    python -m tools.drill --all            # the catalogue as a table; exit 1 if any scenario fails
-    python -m tools.drill --list
+python -m tools.drill [--scenario NAME] [--plot [PNG]]
+python -m tools.drill --all            # the catalogue as a table; exit 1 if any scenario fails
+python -m tools.drill --list
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ resolver does) and connects to whatever it names. TLS is verified against the ca
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -50,6 +51,7 @@ class DrillClient:
     def __init__(
         self,
         simulation: Simulation,
+        *,
         resolve: Callable[[], Endpoint],
         ttl_s: float,
         ca_file: str,
@@ -118,8 +120,7 @@ class DrillClient:
             self.stats.outages.append((outage_start, now))
             self._on_event(
                 "client",
-                f"first successful write on {self._endpoint.name} after {now - outage_start:.0f}s "
-                "without a write",
+                f"first successful write on {self._endpoint.name} after {now - outage_start:.0f}s without a write",
             )
             self._failing_since = None
         self._last_ok = now
@@ -132,8 +133,6 @@ class DrillClient:
 
     def _drop(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(redis.RedisError, OSError):
                 self._connection.close()
-            except (redis.RedisError, OSError):
-                pass
             self._connection = None

@@ -25,7 +25,6 @@ from typing import Any
 
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember, MemberRole
-
 from tools import rto
 from tools.drill.sim import Simulation
 from tools.localredis import RedisServer
@@ -89,9 +88,7 @@ class AlarmSpec:
             region=region,
             namespace=resolve(props["Namespace"], values),
             metric_name=resolve(props["MetricName"], values),
-            dimensions=tuple(
-                (resolve(d["Name"], values), resolve(d["Value"], values)) for d in props["Dimensions"]
-            ),
+            dimensions=tuple((resolve(d["Name"], values), resolve(d["Value"], values)) for d in props["Dimensions"]),
             statistic=resolve(props["Statistic"], values),
             period_s=int(resolve(props["Period"], values)),
             evaluation_periods=int(resolve(props["EvaluationPeriods"], values)),
@@ -168,10 +165,7 @@ class EmulatedAlarm:
             new = "ALARM" if breaching >= self.spec.evaluation_periods else "OK"
         if new == self.state:
             return None
-        reason = (
-            f"[{', '.join(reversed(values))}] for {self.spec.describe()} "
-            f"(periods ending T{_signed(last_end)})"
-        )
+        reason = f"[{', '.join(reversed(values))}] for {self.spec.describe()} (periods ending T{_signed(last_end)})"
         transition = AlarmTransition(now, self.state, new, reason)
         self.state = new
         self.history.append(transition)
@@ -266,8 +260,7 @@ class GlobalDatastoreEmulator:
             global_replication_group_id=self.global_replication_group_id,
             status=self.status,
             members=tuple(
-                GlobalDatastoreMember(m.replication_group_id, m.region, m.role, "associated")
-                for m in self.members
+                GlobalDatastoreMember(m.replication_group_id, m.region, m.role, "associated") for m in self.members
             ),
         )
 

@@ -88,7 +88,8 @@ def load_handler_module(
     try:
         module_id = f"_drill_{logical_id}_{region}_{next(_module_ids)}"
         module_spec = importlib.util.spec_from_file_location(module_id, module_file)
-        assert module_spec is not None and module_spec.loader is not None
+        assert module_spec is not None
+        assert module_spec.loader is not None
         module = importlib.util.module_from_spec(module_spec)
         sys.modules[module_id] = module
         module_spec.loader.exec_module(module)
@@ -102,8 +103,8 @@ def load_handler_module(
 def emf_values(text: str) -> dict[str, float]:
     """Metric values of the EMF documents a handler printed (one JSON document per line)."""
     values: dict[str, float] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
         if not line.startswith("{") or '"_aws"' not in line:
             continue
         blob = json.loads(line)
@@ -117,8 +118,8 @@ def emf_values(text: str) -> dict[str, float]:
 def logged_records(text: str, key: str) -> list[dict[str, Any]]:
     """The ``key`` field of every Powertools JSON log line that has it."""
     found = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw_line in text.splitlines():
+        line = raw_line.strip()
         if line.startswith("{") and f'"{key}"' in line:
             try:
                 document = json.loads(line)
@@ -151,15 +152,14 @@ class StepFunctionsOnVirtualTime:
         tasks = self._tasks
         simulation = self._simulation
 
-        def invoke(
-            backend: Any, function_name: str, qualifier: Any, body: Any, headers: Any, response: Any
-        ) -> bytes:
-            task = tasks[function_name.split(":")[-1]]
+        def invoke(backend: Any, function_name: str, qualifier: Any, body: Any, *extra: Any) -> bytes:
+            task = tasks[function_name.rsplit(":", maxsplit=1)[-1]]
             payload = json.loads(body) if body else {}
             try:
                 return json.dumps(task(payload), default=str).encode()
             except Exception as error:  # the state machine's Catch records it, as with a real Lambda
-                response["x-amz-function-error"] = "Unhandled"
+                response_headers = extra[-1]  # (headers, response_headers), as moto passes them
+                response_headers["x-amz-function-error"] = "Unhandled"
                 return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
 
         def wait(function: Any, env: Any, wait_seconds: int) -> None:

@@ -54,7 +54,9 @@ def timeline_text(result: ScenarioResult) -> str:
             following = result.timeline[index + 1] if index + 1 < len(result.timeline) else None
             if following is not None and following.kind == "promoter" and following.text.startswith("noop"):
                 continue
-            lines.append(f"  {stamp}  {'PROMOTER':<8} {'A/B':<8} {len(noops)} notification(s) -> noop: {', '.join(noops)}")
+            lines.append(
+                f"  {stamp}  {'PROMOTER':<8} {'A/B':<8} {len(noops)} notification(s) -> noop: {', '.join(noops)}"
+            )
             noops = []
             continue
         lines.append(f"  {stamp}  {KIND_LABEL.get(event.kind, event.kind):<8} {event.where:<8} {event.text}")
@@ -68,8 +70,7 @@ def summary_text(result: ScenarioResult) -> str:
         f"Summary: {scenario.name} - {scenario.summary}",
         f"  decision     expected {format_decisions(scenario.expected)}; observed {format_decisions(result.observed)}",
         f"  RTO          client-observed write outage: {format_rto(result)}",
-        f"  RPO          acknowledged writes lost: {format_rpo(result)} "
-        f"(of {result.acknowledged_writes} acknowledged)",
+        f"  RPO          acknowledged writes lost: {format_rpo(result)} (of {result.acknowledged_writes} acknowledged)",
     ]
     estimates = [
         run.record.get("rpo_estimate_seconds")
@@ -83,8 +84,7 @@ def summary_text(result: ScenarioResult) -> str:
     for error in result.errors:
         lines.append(f"  [ERROR] {error}")
     lines.append(
-        f"  {result.emulated_s / 60:.1f} emulated minutes in {result.wall_s:.1f}s wall; handler logs: "
-        f"{result.log_file}"
+        f"  {result.emulated_s / 60:.1f} emulated minutes in {result.wall_s:.1f}s wall; handler logs: {result.log_file}"
     )
     lines.append(f"  {'PASS' if result.passed else 'FAIL'}")
     return "\n".join(lines)

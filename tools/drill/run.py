@@ -101,7 +101,8 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
     if progress is not None:
         progress.write("\r" + " " * 78 + "\r")
         progress.flush()
-    assert world.client is not None and world.fault_at is not None
+    assert world.client is not None
+    assert world.fault_at is not None
     outages = _outages(world)
     if scenario.expect_recovery:
         checks.append(("client writes succeed at the end", None not in outages))
@@ -127,11 +128,10 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
 
 def _outages(world: World) -> list[float | None]:
     """Client-observed write outages that ended after the fault (durations; None = never ended)."""
-    assert world.client is not None and world.fault_at is not None
+    assert world.client is not None
+    assert world.fault_at is not None
     fault = world.fault_at
-    return [
-        None if end is None else end - start for start, end in world.client.stats.outages if (end or 1e18) >= fault
-    ]
+    return [None if end is None else end - start for start, end in world.client.stats.outages if (end or 1e18) >= fault]
 
 
 def run_by_name(name: str) -> ScenarioResult:

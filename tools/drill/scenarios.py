@@ -43,9 +43,7 @@ def kill_primary_redis(world: World) -> None:
 
 def lose_primary_region(world: World) -> None:
     def fault() -> None:
-        world.inject(
-            "region A lost: redis-server killed, its probe, metrics, alarms, SNS and ElastiCache API gone"
-        )
+        world.inject("region A lost: redis-server killed, its probe, metrics, alarms, SNS and ElastiCache API gone")
         world.lose_region("A")
 
     at(world, 0, fault)
@@ -107,7 +105,7 @@ def probe_broken_in_primary(world: World) -> None:
         world.inject("region A's probe cannot reach its Redis (e.g. a security-group change); Redis is fine")
         module = world.regions["A"].probe_module
         assert module is not None
-        module.SETTINGS = dataclasses.replace(module.SETTINGS, port=free_port())
+        module.SETTINGS = dataclasses.replace(module.SETTINGS, port=free_port())  # type: ignore[attr-defined]
 
     at(world, 0, fault)
 

@@ -22,13 +22,13 @@ from typing import Any
 
 import boto3
 import redis
+
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.cloudwatch import AlarmState
 from gdfailover.evidence import AlarmReader, EvidenceSources
 from gdfailover.probe import run_probe
 from gdfailover.route53 import HealthCheckView
 from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE
-
 from tools import rto
 from tools.cfn import load_template, parameter_defaults
 from tools.drill.client import DrillClient, Endpoint
@@ -289,10 +289,10 @@ class World:
             )
         self.client = DrillClient(
             self.simulation,
-            self._resolve,
-            self.model.record_ttl_s,
-            str(self.tls.ca_cert),
-            DEFAULT_PASSWORD,
+            resolve=self._resolve,
+            ttl_s=self.model.record_ttl_s,
+            ca_file=str(self.tls.ca_cert),
+            password=DEFAULT_PASSWORD,
             on_event=lambda kind, text: self.event(kind, "client", text),
         )
 
@@ -320,7 +320,8 @@ class World:
         peer_label = "B" if region.label == "A" else "A"
         peer = self.regions[peer_label]
         trigger = region.trigger_alarm
-        assert trigger is not None and peer.writer_alarm is not None
+        assert trigger is not None
+        assert peer.writer_alarm is not None
         probe_env = {
             "REDIS_TLS_CA_FILE": str(self.tls.ca_cert),
             "PROBE_TIMEOUT_SECONDS": DRILL_PROBE_TIMEOUT_S,
@@ -344,7 +345,7 @@ class World:
             sources,
             datastores=datastore.view(region.name),
             # The peer's ElastiCache endpoint as seen from this region: unreachable when that region is down.
-            peer_datastores=lambda peer_region: datastore.view(peer_region),
+            peer_datastores=datastore.view,
             peer_alarms=functools.partial(self._peer_alarms, sources.peer_alarms),
             health_checks=EmulatedHealthChecks(self),
         )
@@ -544,7 +545,8 @@ class World:
 
     def lost_writes(self) -> int | None:
         """Writes the client saw acknowledged that the current writer does not hold (None: no writer)."""
-        assert self.client is not None and self.datastore is not None
+        assert self.client is not None
+        assert self.datastore is not None
         primary = self.datastore.primary
         if not primary.server.running:
             return None
@@ -569,7 +571,8 @@ class World:
         region = self.regions[label]
         region.alive = False
         region.server.kill()
-        assert self.datastore is not None and self.route53 is not None
+        assert self.datastore is not None
+        assert self.route53 is not None
         self.datastore.unreachable_regions.add(region.name)
         self.route53.region_lost_at[region.name] = self.simulation.now
         for alarm in (region.writer_alarm, region.trigger_alarm):
@@ -647,9 +650,7 @@ def details(run: PromoterRun) -> list[str]:
         evidence = record.get("evidence") or {}
         for signal in evidence.get("writer_signals") or []:
             lines.append(f"evidence {signal['source']}: {signal['vote']} - {signal['detail'][:110]}")
-        lines.append(
-            f"evidence lag estimate: {evidence.get('lag_seconds')}s ({str(evidence.get('lag_basis'))[:80]})"
-        )
+        lines.append(f"evidence lag estimate: {evidence.get('lag_seconds')}s ({str(evidence.get('lag_basis'))[:80]})")
         if record.get("hold_history"):
             lines.append(f"holds before this decision: {', '.join(record['hold_history'])}")
         action = record.get("action") or {}
@@ -660,5 +661,7 @@ def details(run: PromoterRun) -> list[str]:
 
 def world_parameters_summary(world: World) -> str:
     shown = ", ".join(f"{k}={v}" for k, v in sorted(world.overrides.items()))
-    return f"parameter overrides: {shown}; peer wiring per stack: PeerHealthCheckId, PeerWriterAlarmName, PeerPromotionTopicArn"
-
+    return (
+        f"parameter overrides (both stacks): {shown}; each stack also gets the peer's PeerHealthCheckId, "
+        "PeerWriterAlarmName and PeerPromotionTopicArn"
+    )
