@@ -124,6 +124,7 @@ def plot(result: ScenarioResult, path: Path) -> str:
     lanes = ["FAULT", "probe", "alarm", "dns", "PROMOTER", "gds", "client"]
     colors = {"FAULT": "red", "PROMOTER": "purple", "dns": "green", "gds": "orange", "client": "blue"}
     figure, axes = plt.subplots(figsize=(14, 5))
+    labelled: set[tuple[float, int]] = set()
     for event in result.timeline:
         lane = KIND_LABEL.get(event.kind, event.kind)
         if lane not in lanes:
@@ -131,7 +132,9 @@ def plot(result: ScenarioResult, path: Path) -> str:
         x = event.at - result.fault_at
         y = lanes.index(lane)
         axes.scatter([x], [y], color=colors.get(lane, "gray"), s=18, zorder=3)
-        if lane != "probe":
+        noop = event.kind == "promoter" and event.text.startswith("noop")
+        if lane != "probe" and not noop and (x, y) not in labelled:
+            labelled.add((x, y))
             axes.annotate(event.text[:48], (x, y), fontsize=6, rotation=20, xytext=(2, 4), textcoords="offset points")
     if result.outages and result.outages[0] is not None:
         first = result.outages[0]
