@@ -165,7 +165,10 @@ class EmulatedAlarm:
             new = "ALARM" if breaching >= self.spec.evaluation_periods else "OK"
         if new == self.state:
             return None
-        reason = f"[{', '.join(reversed(values))}] for {self.spec.describe()} (periods ending T{_signed(last_end)})"
+        reason = (
+            f"[{', '.join(reversed(values))}] for {self.spec.describe()} "
+            f"(last period ends {last_end:.0f}s after the drill started)"
+        )
         transition = AlarmTransition(now, self.state, new, reason)
         self.state = new
         self.history.append(transition)
@@ -177,10 +180,6 @@ class EmulatedAlarm:
             if transition.at <= when:
                 state = transition.new
         return state
-
-
-def _signed(seconds: float) -> str:
-    return f"{seconds:+.0f}s"
 
 
 @dataclass

@@ -131,8 +131,12 @@ class World:
         self.client: DrillClient | None = None
 
     # --- timeline ------------------------------------------------------------------------------------
-    def event(self, kind: str, where: str, text: str, details: list[str] | None = None) -> None:
-        self.timeline.append(TimelineEvent(self.simulation.now, kind, where, text, details or []))
+    def event(
+        self, kind: str, where: str, text: str, details: list[str] | None = None, at: float | None = None
+    ) -> None:
+        when = self.simulation.now if at is None else at
+        self.timeline.append(TimelineEvent(when, kind, where, text, details or []))
+        self.timeline.sort(key=lambda event: event.at)
 
     def t(self, when: float | None = None) -> str:
         """Emulated time relative to the injected fault (T+0), or to the start before it."""
@@ -522,7 +526,16 @@ class World:
             for result in response["results"]:
                 run = PromoterRun(started, region.label, alarm_name, result, records[-1] if records else None)
                 self.promoter_runs.append(run)
-                self.event("promoter", region.label, describe_result(result, alarm_name, duplicate), details(run))
+                finished = (
+                    f"; returned after {self.simulation.now - started:.0f}s" if self.simulation.now > started else ""
+                )
+                self.event(
+                    "promoter",
+                    region.label,
+                    describe_result(result, alarm_name, duplicate) + finished,
+                    details(run),
+                    at=started,
+                )
 
         self.simulation.spawn(f"promote-{region.label}", invoke)
 
