@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,21 +56,6 @@ def probe_env(server_port: int, tls: TlsFiles | None, **extra: str) -> dict[str,
     }
     env.update(extra)
     return env
-
-
-def emitted_metrics(stdout: str) -> dict[str, float]:
-    """Metric values from the EMF blobs Powertools printed (one JSON document per line)."""
-    values: dict[str, float] = {}
-    for raw_line in stdout.splitlines():
-        line = raw_line.strip()
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            for metric in directive["Metrics"]:
-                value = blob[metric["Name"]]
-                values[metric["Name"]] = value[-1] if isinstance(value, list) else value
-    return values
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -21,9 +21,10 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from tools.cfn import TEMPLATE, load_template, parameter_defaults
@@ -135,24 +136,60 @@ def apply_env_vars_file(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict
 
 
 @contextlib.contextmanager
-def _patched_environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = dict(os.environ)
-    os.environ.update(values)
+def lambda_environment(spec: FunctionSpec, environment: Mapping[str, str], region: str) -> Iterator[None]:
+    """os.environ and sys.path as Lambda would set them for ``spec``; both restored on exit."""
+    saved_env, saved_path = dict(os.environ), list(sys.path)
+    os.environ.update(
+        {
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
+            "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_SAM_LOCAL": "true",
+            **environment,
+        }
+    )
+    sys.path[:0] = [str(p) for p in (spec.code_dir, *spec.layer_dirs)]
     try:
         yield
     finally:
         os.environ.clear()
-        os.environ.update(saved)
+        os.environ.update(saved_env)
+        sys.path[:] = saved_path
 
 
-@contextlib.contextmanager
-def _patched_path(paths: list[Path]) -> Iterator[None]:
-    saved = list(sys.path)
-    sys.path[:0] = [str(p) for p in paths]
+def import_handler_module(spec: FunctionSpec, name_prefix: str = "_invoked") -> tuple[ModuleType, Callable[..., Any]]:
+    """Import the handler's module under a fresh name (so its module-scope config is read again).
+
+    Call inside :func:`lambda_environment`. Returns the module and its handler function.
+    """
+    module_name, _, function_name = spec.handler.rpartition(".")
+    module_file = spec.code_dir / (module_name.replace(".", "/") + ".py")
+    if not module_file.is_file():
+        raise InvokeError(f"handler module {module_file} does not exist (Handler {spec.handler!r})")
+    module_id = f"{name_prefix}_{spec.logical_id}_{next(_fresh_module_ids)}"
+    module_spec = importlib.util.spec_from_file_location(module_id, module_file)
+    if module_spec is None or module_spec.loader is None:
+        raise InvokeError(f"cannot load {module_file}")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_id] = module
     try:
-        yield
-    finally:
-        sys.path[:] = saved
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_id, None)
+        raise
+    return module, getattr(module, function_name)
+
+
+def lambda_context(spec: FunctionSpec, region: str) -> LambdaContext:
+    return LambdaContext(
+        function_name=spec.logical_id,
+        memory_limit_in_mb=spec.memory_mb,
+        timeout_s=spec.timeout_s,
+        invoked_function_arn=f"arn:aws:lambda:{region}:123456789012:function:{spec.logical_id}",
+    )
 
 
 def invoke_function(
@@ -168,39 +205,27 @@ def invoke_function(
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     spec = function_spec(logical_id, Path(template), parameter_overrides, region)
     environment = apply_env_vars_file(spec, env_vars or {})
-    module_name, _, function_name = spec.handler.rpartition(".")
-    module_file = spec.code_dir / (module_name.replace(".", "/") + ".py")
-    if not module_file.is_file():
-        raise InvokeError(f"handler module {module_file} does not exist (Handler {spec.handler!r})")
-    lambda_env = {
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_SAM_LOCAL": "true",
-        **environment,
-    }
-    context = LambdaContext(
-        function_name=logical_id,
-        memory_limit_in_mb=spec.memory_mb,
-        timeout_s=spec.timeout_s,
-        invoked_function_arn=f"arn:aws:lambda:{region}:123456789012:function:{logical_id}",
-    )
-    with _patched_environ(lambda_env), _patched_path([spec.code_dir, *spec.layer_dirs]):
-        module_id = f"_invoked_{logical_id}_{next(_fresh_module_ids)}"
-        module_spec = importlib.util.spec_from_file_location(module_id, module_file)
-        if module_spec is None or module_spec.loader is None:
-            raise InvokeError(f"cannot load {module_file}")
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_id] = module
+    with lambda_environment(spec, environment, region):
+        module, handler = import_handler_module(spec)
         try:
-            module_spec.loader.exec_module(module)
-            handler = getattr(module, function_name)
-            return handler(event, context)
+            return handler(event, lambda_context(spec, region))
         finally:
-            sys.modules.pop(module_id, None)
+            sys.modules.pop(module.__name__, None)
+
+
+def emf_metrics(stdout: str) -> dict[str, float]:
+    """Metric values from the EMF documents a handler printed (one JSON document per line)."""
+    values: dict[str, float] = {}
+    for raw_line in stdout.splitlines():
+        line = raw_line.strip()
+        if not line.startswith("{") or '"_aws"' not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                values[metric["Name"]] = float(value[-1] if isinstance(value, list) else value)
+    return values
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, emitted_metrics
+from tests.conftest import ROOT
 from tools.cfn import load_template
-from tools.invoke import InvokeError, function_spec, invoke_function
+from tools.invoke import InvokeError, emf_metrics, function_spec, invoke_function
 from tools.localredis import RedisServer
 
 EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
@@ -49,7 +49,7 @@ def test_probe_events_through_the_invoker(
     }
     result = invoke_function("ProbeFunction", json.loads(event_file.read_text()), {"ProbeFunction": env})
     assert (result["status"], result["healthy"]) == ("healthy", 1)
-    assert emitted_metrics(capsys.readouterr().out)["HealthCheckStatus"] == 1
+    assert emf_metrics(capsys.readouterr().out)["HealthCheckStatus"] == 1
 
 
 def test_make_invoke_cli_prints_the_result_as_json_on_stdout(

@@ -17,8 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from tests.conftest import emitted_metrics, probe_env
-from tools.invoke import invoke_function
+from tests.conftest import probe_env
+from tools.invoke import emf_metrics, invoke_function
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, free_port
 
 BUDGET_S = 1.0
@@ -56,7 +56,7 @@ def run_probe_handler(capsys: pytest.CaptureFixture[str]) -> ProbeRun:
             region="us-east-1",
         )
         elapsed = time.monotonic() - started
-        return result, emitted_metrics(capsys.readouterr().out), elapsed
+        return result, emf_metrics(capsys.readouterr().out), elapsed
 
     return run
 
