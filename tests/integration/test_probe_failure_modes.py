@@ -76,6 +76,8 @@ def test_healthy_tls_writer(
     )
     assert result["status"] == "healthy", result["detail"]
     assert (result["healthy"], result["role"], result["heartbeat_age_s"]) == (1, "writer", 0.0)
+    assert result["replication_link"] is None
+    assert "ReplicationLinkUp" not in metrics
     assert metrics["HealthCheckStatus"] == 1
     assert metrics["Reachable"] == 1
     assert metrics["HeartbeatAge"] == 0
@@ -188,6 +190,35 @@ def test_read_only_replica_reports_replicated_heartbeat_age(
     assert 0.2 <= result["heartbeat_age_s"] < 5
     assert metrics["HeartbeatAge"] == result["heartbeat_age_s"]
     assert metrics["Reachable"] == 1
+    assert (result["replication_link"], metrics["ReplicationLinkUp"]) == ("up", 1)
+    assert 0 <= result["link_last_io_s"] <= 30
+
+
+def test_replica_reports_its_link_down_once_the_writer_is_killed(
+    redis_factory: Callable[..., RedisServer],
+    tls_files: TlsFiles,
+    auth_secret: str,
+    run_probe_handler: ProbeRun,
+) -> None:
+    writer = redis_factory("region-a")
+    replica = redis_factory("region-b")
+    replica.replicate_from(writer)
+    replica.wait_in_sync()
+    replica_env = probe_env(replica.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret, REPLICATION_GROUP_ID="rg-b")
+    before, before_metrics, _ = run_probe_handler(replica_env)
+    assert (before["status"], before["replication_link"], before_metrics["ReplicationLinkUp"]) == ("read_only", "up", 1)
+
+    writer.kill()
+    deadline = time.monotonic() + 5
+    with replica.client() as admin:
+        while admin.info("replication").get("master_link_status") != "down" and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    result, metrics, elapsed = run_probe_handler(replica_env)
+    _assert_unhealthy(result, metrics, elapsed, "read_only")
+    assert (result["role"], result["replication_link"], result["link_last_io_s"]) == ("replica", "down", None)
+    assert metrics["ReplicationLinkUp"] == 0
+    assert metrics["Reachable"] == 1, "a replica that lost its writer still answers"
 
 
 def test_out_of_memory_noeviction(

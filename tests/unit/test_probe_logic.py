@@ -15,7 +15,7 @@ from gdfailover.config import ConfigError, ProbeSettings
 from gdfailover.credentials import NO_CREDENTIALS, Credentials, SecretFormatError, parse_auth_secret
 from gdfailover.probe import STATUSES, Heartbeat, run_probe
 from gdfailover.redis_client import classify_error
-from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, record_probe
+from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, REPLICATION_LINK_UP, record_probe
 
 SETTINGS = ProbeSettings(host="fake", timeout_seconds=0.5, region="eu-west-1", replication_group_id="rg-1")
 
@@ -23,9 +23,10 @@ SETTINGS = ProbeSettings(host="fake", timeout_seconds=0.5, region="eu-west-1", r
 class FakeRedis:
     """Stores what was SET; behaviour per command is scripted by the test."""
 
-    def __init__(self, on_set: Any = None, on_get: Any = None, on_ping: Any = None) -> None:
+    def __init__(self, on_set: Any = None, on_get: Any = None, on_ping: Any = None, on_info: Any = None) -> None:
         self.store: dict[str, str] = {}
-        self.on_set, self.on_get, self.on_ping = on_set, on_get, on_ping
+        self.on_set, self.on_get, self.on_ping, self.on_info = on_set, on_get, on_ping, on_info
+        self.info_sections: list[str | None] = []
         self.closed = False
 
     def ping(self) -> bool:
@@ -43,6 +44,12 @@ class FakeRedis:
         if self.on_get:
             return self.on_get(self.store.get(name))
         return self.store.get(name)
+
+    def info(self, section: str | None = None) -> Any:
+        self.info_sections.append(section)
+        if self.on_info:
+            return self.on_info()
+        return {"role": "master", "connected_slaves": 0}
 
     def close(self) -> None:
         self.closed = True
@@ -100,6 +107,86 @@ def test_replica_heartbeat_age_uses_the_writers_timestamp() -> None:
         60.5,
         "us-east-1",
     )
+
+
+def _read_only() -> None:
+    raise redis.ReadOnlyError("You can't write against a read only replica.")
+
+
+def _replica(on_info: Any) -> FakeRedis:
+    beat = Heartbeat(region="us-east-1", ts=900.0, nonce="n").encode()
+    return FakeRedis(on_set=_read_only, on_get=lambda _stored: beat, on_info=on_info)
+
+
+def _replication_info(link: str, last_io: int) -> dict[str, Any]:
+    # the shape redis-py parses INFO replication into on a replica
+    return {"role": "slave", "master_link_status": link, "master_last_io_seconds_ago": last_io}
+
+
+@pytest.mark.parametrize(
+    ("info", "link", "last_io", "link_up"),
+    [
+        (_replication_info("up", 2), "up", 2.0, 1),
+        (_replication_info("up", 30), "up", 30.0, 1),
+        (_replication_info("up", 45), "up", 45.0, 0),  # Redis still says up, but nothing arrived for 45 s
+        (_replication_info("down", -1), "down", None, 0),
+        ({"role": "slave"}, None, None, 0),
+    ],
+    ids=["up", "up-at-the-limit", "up-but-silent", "down", "no-link-fields"],
+)
+def test_replica_reports_its_replication_link(
+    info: dict[str, Any], link: str | None, last_io: float | None, link_up: int
+) -> None:
+    fake = _replica(lambda: info)
+    result = run_probe(SETTINGS, _no_creds, _connector(fake), clock=lambda: 960.0)
+    assert (result.status, result.role, result.heartbeat_age_s) == ("read_only", "replica", 60.0)
+    assert fake.info_sections == ["replication"]
+    assert (result.replication_link, result.link_last_io_s, result.replication_link_up) == (link, last_io, link_up)
+    sink = RecordingMetrics()
+    record_probe(sink, result)
+    assert sink.metrics[REPLICATION_LINK_UP] == link_up
+
+
+def test_info_refused_keeps_the_replica_read_only_with_the_link_unknown() -> None:
+    def no_permission() -> None:
+        raise redis.exceptions.NoPermissionError("NOPERM this user has no permissions to run the 'info' command")
+
+    result = run_probe(SETTINGS, _no_creds, _connector(_replica(no_permission)), clock=lambda: 960.0)
+    assert (result.status, result.role, result.reachable, result.heartbeat_age_s) == ("read_only", "replica", 1, 60.0)
+    assert (result.replication_link, result.link_last_io_s, result.replication_link_up) == (None, None, 0)
+    assert "INFO replication failed: NoPermissionError" in result.detail
+
+
+def test_info_beyond_the_budget_keeps_the_replica_read_only_within_the_budget() -> None:
+    release = threading.Event()
+
+    def hung() -> dict[str, Any]:
+        release.wait(10)
+        return _replication_info("up", 1)
+
+    started = time.monotonic()
+    result = run_probe(SETTINGS, _no_creds, _connector(_replica(hung)), clock=lambda: 960.0)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert (result.status, result.role, result.heartbeat_age_s, result.replication_link) == (
+        "read_only",
+        "replica",
+        60.0,
+        None,
+    )
+    assert "INFO replication: no answer within 0.5s budget" in result.detail
+    assert SETTINGS.timeout_seconds <= elapsed < SETTINGS.timeout_seconds + 0.5
+
+
+def test_a_writer_is_not_asked_for_its_link_and_emits_no_link_metric() -> None:
+    fake = FakeRedis()
+    result = run_probe(SETTINGS, _no_creds, _connector(fake))
+    sink = RecordingMetrics()
+    record_probe(sink, result)
+    assert result.status == "healthy"
+    assert fake.info_sections == []
+    assert (result.replication_link, result.replication_link_up) == (None, None)
+    assert REPLICATION_LINK_UP not in sink.metrics
 
 
 def test_replica_without_heartbeat_reports_no_age() -> None:
@@ -251,4 +338,5 @@ def test_metrics_skip_heartbeat_age_when_unknown_and_health_when_published_elsew
     record_probe(sink, result, include_health=False)
     assert HEARTBEAT_AGE not in sink.metrics
     assert HEALTH_CHECK_STATUS not in sink.metrics
+    assert REPLICATION_LINK_UP not in sink.metrics  # an unknown role is no replica
     assert sink.dimensions == {"ReplicationGroupId": "rg-1"}

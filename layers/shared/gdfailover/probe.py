@@ -1,7 +1,8 @@
 """The probe: is THIS region's Redis a healthy writer, a replica (and how fresh), or broken (how)?
 
 Algorithm (docs/probe.md): PING, SET the heartbeat key and read it back. A READONLY reply means the
-node is a replica: read the heartbeat replicated from the writer and report its age. The whole probe
+node is a replica: read the heartbeat replicated from the writer and report its age, then ask the
+replica (``INFO replication``) whether its link to the writer is up. The whole probe
 runs against a hard time budget: it runs in a worker thread and the caller stops waiting when the
 budget is spent, whatever the server does; socket timeouts bound the worker itself.
 """
@@ -14,7 +15,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from gdfailover.config import ProbeSettings
@@ -48,6 +49,12 @@ STATUSES: dict[str, str] = {
 #: Statuses for which the server answered at the Redis protocol level.
 ANSWERED = frozenset({HEALTHY, READ_ONLY, "auth_failed", "loading", "oom", "write_rejected", VALUE_MISMATCH})
 WRITER_STATUSES = frozenset({HEALTHY, "oom", "write_rejected", VALUE_MISMATCH})
+
+LINK_UP = "up"
+LINK_DOWN = "down"
+#: A writer pings its replicas every 10 s (repl-ping-replica-period); a link that has carried nothing
+#: for longer than this is not evidence that the writer is alive, even while Redis still calls it "up".
+REPLICATION_LINK_MAX_IO_AGE_S = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +95,32 @@ class ProbeResult:
     stage: str
     heartbeat_age_s: float | None = None
     heartbeat_region: str | None = None
+    replication_link: str | None = None  # a replica's master_link_status: "up" / "down"; None when unknown
+    link_last_io_s: float | None = None  # a replica's master_last_io_seconds_ago
     detail: str = ""
     checked_at: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def replication_link_up(self) -> int | None:
+        """1 when this replica heard from the writer recently, 0 when not or unknown; None off a replica."""
+        if self.role != "replica":
+            return None
+        recent = self.link_last_io_s is not None and 0 <= self.link_last_io_s <= REPLICATION_LINK_MAX_IO_AGE_S
+        return 1 if self.replication_link == LINK_UP and recent else 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    status: str
+    role: str
+    detail: str = ""
+    heartbeat_age_s: float | None = None
+    heartbeat_region: str | None = None
+    replication_link: str | None = None
+    link_last_io_s: float | None = None
 
 
 Connector = Callable[[ProbeSettings, Credentials, float], RedisLike]
@@ -110,7 +138,7 @@ class _Attempt:
     deadline: float
     stage: str = "auth_secret"
     client: RedisLike | None = None
-    outcome: tuple[str, str, str, float | None, str | None] | None = None  # status, role, detail, age, region
+    outcome: _Outcome | None = None  # set as soon as known; a replica's is refined by INFO afterwards
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
@@ -134,37 +162,31 @@ def run_probe(
 
     if not attempt.done.is_set():
         _close_quietly(attempt.client)  # unblocks a worker stuck in recv(); its socket timeout is the backstop
+        replica = attempt.outcome
+        if replica is not None and replica.role == "replica":  # the heartbeat was read; INFO ran out of budget
+            late = replica.replication_link is None
+            note = f"; INFO replication: no answer within {settings.timeout_seconds:g}s budget" if late else ""
+            return _result(
+                attempt, replica, latency_ms=latency_ms, checked_at=started_wall, detail=replica.detail + note
+            )
         return _result(
             attempt,
-            TIMEOUT,
-            "unknown",
+            _Outcome(TIMEOUT, "unknown"),
             latency_ms=latency_ms,
             checked_at=started_wall,
             detail=f"no answer within {settings.timeout_seconds:g}s budget (stage {attempt.stage})",
         )
     if attempt.outcome is not None:
-        status, role, detail, age, hb_region = attempt.outcome
-        return _result(
-            attempt,
-            status,
-            role,
-            latency_ms=latency_ms,
-            checked_at=started_wall,
-            detail=detail,
-            heartbeat_age_s=age,
-            heartbeat_region=hb_region,
-        )
+        return _result(attempt, attempt.outcome, latency_ms=latency_ms, checked_at=started_wall)
     error = attempt.error
     assert error is not None
     status = SECRET_UNAVAILABLE if attempt.stage == "auth_secret" else classify_error(error)
     role = "writer" if status in WRITER_STATUSES else "replica" if status == READ_ONLY else "unknown"
     return _result(
         attempt,
-        status,
-        role,
+        _Outcome(status, role, detail=f"{type(error).__name__}: {error}"[:300]),
         latency_ms=latency_ms,
         checked_at=started_wall,
-        detail=f"{type(error).__name__}: {error}"[:300],
     )
 
 
@@ -185,21 +207,17 @@ def _probe_steps(attempt: _Attempt) -> None:
             if classify_error(error) != READ_ONLY:
                 raise
             attempt.stage = "replica_read"
-            attempt.outcome = _replica_outcome(attempt.client.get(settings.heartbeat_key), clock())
+            replica = _replica_outcome(attempt.client.get(settings.heartbeat_key), clock())
+            attempt.outcome = replica
+            attempt.outcome = _with_replication_link(replica, attempt.client)
             return
 
         attempt.stage = "read"
         echoed = attempt.client.get(settings.heartbeat_key)
         if echoed != beat.encode():
-            attempt.outcome = (
-                VALUE_MISMATCH,
-                "writer",
-                f"wrote nonce {beat.nonce}, read back {echoed!r:.80}",
-                None,
-                None,
-            )
+            attempt.outcome = _Outcome(VALUE_MISMATCH, "writer", f"wrote nonce {beat.nonce}, read back {echoed!r:.80}")
             return
-        attempt.outcome = (HEALTHY, "writer", "", 0.0, settings.region)
+        attempt.outcome = _Outcome(HEALTHY, "writer", heartbeat_age_s=0.0, heartbeat_region=settings.region)
     except BaseException as error:  # classified by the caller; nothing escapes a probe
         attempt.error = error
     finally:
@@ -207,38 +225,61 @@ def _probe_steps(attempt: _Attempt) -> None:
         attempt.done.set()
 
 
-def _replica_outcome(raw: Any, now: float) -> tuple[str, str, str, float | None, str | None]:
+def _replica_outcome(raw: Any, now: float) -> _Outcome:
     beat = Heartbeat.decode(raw)
     if beat is None:
         detail = "no heartbeat key on the replica" if raw is None else "heartbeat value does not parse"
-        return READ_ONLY, "replica", detail, None, None
+        return _Outcome(READ_ONLY, "replica", detail)
     age = round(max(0.0, now - beat.ts), 3)
-    return READ_ONLY, "replica", f"heartbeat from {beat.region}", age, beat.region
+    return _Outcome(READ_ONLY, "replica", f"heartbeat from {beat.region}", age, beat.region)
+
+
+def _with_replication_link(replica: _Outcome, client: RedisLike) -> _Outcome:
+    """The replica's own view of its link to the writer: independent of the writer region's probe.
+
+    INFO may be refused (an RBAC user without ``info``) or fail; the probe is then still a replica
+    whose link is unknown, never an error.
+    """
+    try:
+        info = client.info("replication")
+    except Exception as error:  # a replica that answered GET stays read_only whatever INFO does
+        return replace(replica, detail=f"{replica.detail}; INFO replication failed: {type(error).__name__}"[:300])
+    if not isinstance(info, dict):
+        return replace(replica, detail=f"{replica.detail}; INFO replication did not parse")
+    status = info.get("master_link_status")
+    link = status if status in (LINK_UP, LINK_DOWN) else None
+    last_io = _number(info.get("master_last_io_seconds_ago"))
+    return replace(
+        replica,
+        replication_link=link,
+        link_last_io_s=last_io if last_io is not None and last_io >= 0 else None,  # -1: no writer connection
+    )
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def _result(
-    attempt: _Attempt,
-    status: str,
-    role: str,
-    *,
-    latency_ms: float,
-    checked_at: float,
-    detail: str = "",
-    heartbeat_age_s: float | None = None,
-    heartbeat_region: str | None = None,
+    attempt: _Attempt, outcome: _Outcome, *, latency_ms: float, checked_at: float, detail: str | None = None
 ) -> ProbeResult:
     return ProbeResult(
-        healthy=1 if status == HEALTHY else 0,
-        status=status,
-        role=role,
+        healthy=1 if outcome.status == HEALTHY else 0,
+        status=outcome.status,
+        role=outcome.role,
         latency_ms=latency_ms,
         region=attempt.settings.region,
         replication_group_id=attempt.settings.replication_group_id,
-        reachable=1 if status in ANSWERED else 0,
+        reachable=1 if outcome.status in ANSWERED else 0,
         stage=attempt.stage,
-        heartbeat_age_s=heartbeat_age_s,
-        heartbeat_region=heartbeat_region,
-        detail=detail,
+        heartbeat_age_s=outcome.heartbeat_age_s,
+        heartbeat_region=outcome.heartbeat_region,
+        replication_link=outcome.replication_link,
+        link_last_io_s=outcome.link_last_io_s,
+        detail=outcome.detail if detail is None else detail,
         checked_at=round(checked_at, 3),
     )
 

@@ -22,11 +22,12 @@ from gdfailover.credentials import Credentials, SecretFormatError
 
 
 class RedisLike(Protocol):
-    """The four commands the probe uses (redis.Redis satisfies it; tests may pass a fake)."""
+    """The commands the probe uses (redis.Redis satisfies it; tests may pass a fake)."""
 
     def ping(self) -> Any: ...
     def set(self, name: str, value: str, ex: int | None = None) -> Any: ...
     def get(self, name: str) -> Any: ...
+    def info(self, section: str | None = None) -> Any: ...  # parsed: {"master_link_status": "up", ...}
     def close(self) -> None: ...
 
 

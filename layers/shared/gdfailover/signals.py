@@ -18,6 +18,7 @@ HEALTH_CHECK_STATUS = "HealthCheckStatus"  # 1 = this region's Redis is a health
 REACHABLE = "Reachable"  # 1 = the server answered at the Redis protocol level
 PROBE_LATENCY = "ProbeLatency"  # milliseconds for the whole probe
 HEARTBEAT_AGE = "HeartbeatAge"  # seconds since the writer's last heartbeat, as seen here
+REPLICATION_LINK_UP = "ReplicationLinkUp"  # replicas only: 1 = link to the writer up, recent I/O
 PROMOTION_DECISION = "PromotionDecision"  # 1 per promoter run, dimension Decision
 
 DIM_REPLICATION_GROUP = "ReplicationGroupId"
@@ -47,6 +48,8 @@ def record_probe(metrics: MetricsSink, result: ProbeResult, include_health: bool
     metrics.add_metric(name=PROBE_LATENCY, unit=MetricUnit.Milliseconds, value=result.latency_ms)
     if result.heartbeat_age_s is not None:
         metrics.add_metric(name=HEARTBEAT_AGE, unit=MetricUnit.Seconds, value=result.heartbeat_age_s)
+    if (link_up := result.replication_link_up) is not None:
+        metrics.add_metric(name=REPLICATION_LINK_UP, unit=MetricUnit.Count, value=link_up)
 
 
 def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: ProbeResult) -> None:
