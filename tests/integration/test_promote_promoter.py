@@ -90,6 +90,24 @@ def seed_probe_metrics(now: datetime, reachable: float = 1.0, ages: tuple[float,
     boto3.client("cloudwatch", region_name=SECONDARY_REGION).put_metric_data(Namespace="Custom/Redis", MetricData=data)
 
 
+def seed_replication_link(now: datetime, values: tuple[float, ...]) -> None:
+    """ReplicationLinkUp datapoints of this region's probe, all in the minute before ``now``."""
+    dimensions = [
+        {"Name": "service", "Value": "gds-failover"},
+        {"Name": "ReplicationGroupId", "Value": SECONDARY_RG},
+    ]
+    data = [
+        {
+            "MetricName": "ReplicationLinkUp",
+            "Dimensions": dimensions,
+            "Timestamp": now - timedelta(seconds=70) + timedelta(seconds=i),
+            "Value": value,
+        }
+        for i, value in enumerate(values)
+    ]
+    boto3.client("cloudwatch", region_name=SECONDARY_REGION).put_metric_data(Namespace="Custom/Redis", MetricData=data)
+
+
 def set_peer_writer_alarm(state: str) -> None:
     cloudwatch = boto3.client("cloudwatch", region_name=PRIMARY_REGION)
     cloudwatch.put_metric_alarm(
@@ -222,6 +240,22 @@ def test_a_blip_the_writer_alarm_calls_ok_is_refused(world: World) -> None:
     record = world.run()
     assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "writer-alive")
     assert world.emulator.failover_calls == []
+
+
+def test_this_replica_still_replicating_refuses_whatever_the_writer_alarm_says(world: World) -> None:
+    seed_replication_link(world.now, (1.0, 1.0))
+    record = world.run()
+    assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "writer-alive")
+    assert "replicating from the writer" in record.decision.reasons[0]
+    assert record.as_dict()["evidence"]["replication_link_up"] == 1.0
+    assert world.emulator.failover_calls == []
+
+
+def test_a_link_that_went_down_within_the_minute_is_no_vote(world: World) -> None:
+    seed_replication_link(world.now, (1.0, 0.0))  # per-minute Minimum: not every probe saw the link up
+    record = world.run()
+    assert (record.decision.outcome, record.decision.code) == (Outcome.PROMOTE, "promote")
+    assert record.as_dict()["evidence"]["replication_link_up"] == 0.0
 
 
 def test_route53_saying_the_writer_is_healthy_refuses(world: World) -> None:

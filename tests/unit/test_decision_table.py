@@ -17,7 +17,16 @@ from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import ErrorKind
 from gdfailover.decision import Outcome, Policy, decide, should_break_glass
 from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember
-from gdfailover.evidence import CallFailure, Evidence, LagEstimate, LocalHealth, Vote, WriterSignal
+from gdfailover.evidence import (
+    NO_REPLICATION_LINK_DATA,
+    CallFailure,
+    Evidence,
+    LagEstimate,
+    LocalHealth,
+    ReplicationLink,
+    Vote,
+    WriterSignal,
+)
 from gdfailover.ledger import Latch
 
 NOW = datetime(2025, 5, 1, 12, 2, tzinfo=UTC)
@@ -40,6 +49,8 @@ R53_DEAD = WriterSignal("route53", Vote.DEAD, "writer health check unhealthy: 0/
 R53_ALIVE = WriterSignal("route53", Vote.ALIVE, "writer health check healthy: 16/16 checkers report healthy")
 PEER_ALARM_OK = WriterSignal(f"peer_alarm@{PEER}", Vote.ALIVE, "writer alarm is OK")
 PEER_UNREACHABLE = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer region CloudWatch unreachable")
+PEER_ALARM_DEAD = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer alarm in ALARM")
+LINK_UP = ReplicationLink(1.0, NOW - timedelta(seconds=60))
 R53_THROTTLED = WriterSignal("route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True)
 
 
@@ -250,6 +261,46 @@ CASES = [
         "confirmation-unavailable",
     ),
     Case("no second vantage configured", {"writer_signals": ()}, Outcome.REFUSE, "no-confirmation"),
+    # this region's replica's own link to the writer: a vantage independent of the writer region's probe
+    Case(
+        "probe broken in the writer region while this replica's link is up",
+        {"writer_signals": (R53_DEAD, PEER_ALARM_DEAD), "replication_link": LINK_UP},
+        Outcome.REFUSE,
+        "writer-alive",
+    ),
+    Case(
+        "link up outvotes an unreachable writer-region CloudWatch",
+        {"writer_signals": (PEER_UNREACHABLE,), "replication_link": LINK_UP},
+        Outcome.REFUSE,
+        "writer-alive",
+    ),
+    Case(
+        "real outage with the replication link down",
+        {
+            "writer_signals": (R53_DEAD, PEER_ALARM_DEAD),
+            "replication_link": ReplicationLink(0.0, NOW - timedelta(seconds=60)),
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "no ReplicationLinkUp datapoints (INFO restricted, older probe): no vote",
+        {"writer_signals": (R53_DEAD, PEER_ALARM_DEAD), "replication_link": NO_REPLICATION_LINK_DATA},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "link last seen up 10 minutes ago: stale, no vote",
+        {"replication_link": ReplicationLink(1.0, NOW - timedelta(minutes=10))},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "link up but this region's replica does not answer",
+        {"local": LocalHealth(0.0, NOW - timedelta(seconds=60)), "replication_link": LINK_UP},
+        Outcome.REFUSE,
+        "local-replica-down",
+    ),
     # data loss gate
     Case(
         "lag above MAX_LAG_SECONDS",
@@ -283,6 +334,15 @@ def test_notify_and_dry_run_say_what_would_have_happened() -> None:
         decision = decide(BASELINE, replace(POLICY, mode=mode))
         assert not decision.act
         assert decision.reasons[-1] == f"mode {mode}: would promote, taking no action"
+
+
+def test_a_live_replication_link_refusal_names_the_link() -> None:
+    evidence = replace(BASELINE, writer_signals=(R53_DEAD, PEER_ALARM_DEAD), replication_link=LINK_UP)
+    decision = decide(evidence, POLICY)
+    assert decision.code == "writer-alive"
+    assert "replicating from the writer" in decision.reasons[0]
+    assert "60s ago" in decision.reasons[0]
+    assert decision.rpo_seconds == 30.0
 
 
 def test_a_promotion_carries_its_data_loss_estimate_and_evidence() -> None:

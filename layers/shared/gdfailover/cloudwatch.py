@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gdfailover.awscall import call
-from gdfailover.signals import DIM_REPLICATION_GROUP, DIM_SERVICE, HEARTBEAT_AGE, REACHABLE
+from gdfailover.signals import DIM_REPLICATION_GROUP, DIM_SERVICE, HEARTBEAT_AGE, REACHABLE, REPLICATION_LINK_UP
 
 Point = tuple[datetime, float]
 
@@ -18,6 +18,8 @@ class ProbeSeries:
 
     reachable: tuple[Point, ...]  # Maximum: 1 when at least one probe that minute got an answer
     heartbeat_age: tuple[Point, ...]  # Maximum seconds since the writer's last heartbeat
+    # Minimum: 1 only when every probe that minute found this replica's link to the writer up and busy
+    replication_link_up: tuple[Point, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +57,15 @@ class ProbeMetrics:
                 "MetricStat": {
                     "Metric": {"Namespace": self._namespace, "MetricName": name, "Dimensions": dimensions},
                     "Period": 60,
-                    "Stat": "Maximum",
+                    "Stat": stat,
                 },
                 "ReturnData": True,
             }
-            for query_id, name in (("reachable", REACHABLE), ("heartbeat_age", HEARTBEAT_AGE))
+            for query_id, name, stat in (
+                ("reachable", REACHABLE, "Maximum"),
+                ("heartbeat_age", HEARTBEAT_AGE, "Maximum"),
+                ("replication_link_up", REPLICATION_LINK_UP, "Minimum"),
+            )
         ]
         response = call(
             "GetMetricData",
@@ -69,11 +75,15 @@ class ProbeMetrics:
             EndTime=end,
             ScanBy="TimestampAscending",
         )
-        by_id: dict[str, tuple[Point, ...]] = {"reachable": (), "heartbeat_age": ()}
+        by_id: dict[str, tuple[Point, ...]] = {"reachable": (), "heartbeat_age": (), "replication_link_up": ()}
         for result in response.get("MetricDataResults") or []:
             points = sorted(zip(result.get("Timestamps") or [], result.get("Values") or [], strict=False))
             by_id[str(result.get("Id"))] = tuple((stamp, float(value)) for stamp, value in points)
-        return ProbeSeries(reachable=by_id["reachable"], heartbeat_age=by_id["heartbeat_age"])
+        return ProbeSeries(
+            reachable=by_id["reachable"],
+            heartbeat_age=by_id["heartbeat_age"],
+            replication_link_up=by_id["replication_link_up"],
+        )
 
 
 class Alarms:

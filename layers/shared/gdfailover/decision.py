@@ -92,6 +92,7 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
         _check_datastore,
         _check_cooldown,
         _check_local_replica,
+        _check_replication_link,
         _check_writer_confirmed,
         _check_lag,
     )
@@ -197,6 +198,25 @@ def _check_local_replica(evidence: Evidence, policy: Policy) -> Decision | None:
     if local.reachable < 1:
         return _refuse("local-replica-down", "this region's replica does not answer: promoting it restores nothing")
     return None
+
+
+def _check_replication_link(evidence: Evidence, policy: Policy) -> Decision | None:
+    """This replica still hearing from the writer outvotes the writer region's views: Route 53's health
+    check and the writer alarm both come from the writer region's probe, which may be what failed.
+    Link down or no datapoint is no vote: absence is not evidence of life (nor of death)."""
+    link = evidence.replication_link
+    if link.up is None or link.observed_at is None or link.up < 1:
+        return None
+    age = evidence.gathered_at - link.observed_at
+    if age > policy.local_health_max_age:
+        return None
+    return _refuse(
+        "writer-alive",
+        f"this region's replica is still replicating from the writer (ReplicationLinkUp 1 in the minute of "
+        f"{link.observed_at.isoformat()}, {age.total_seconds():.0f}s ago): the writer is alive, whatever the "
+        "writer region's probe reports",
+        evidence.lag.seconds,
+    )
 
 
 def _check_writer_confirmed(evidence: Evidence, policy: Policy) -> Decision | None:

@@ -73,6 +73,17 @@ class LocalHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicationLink:
+    """This region's replica's own view of its link to the writer (ReplicationLinkUp, per-minute Minimum)."""
+
+    up: float | None  # latest datapoint, None if none in the lookback window
+    observed_at: datetime | None
+
+
+NO_REPLICATION_LINK_DATA = ReplicationLink(None, None)
+
+
+@dataclass(frozen=True, slots=True)
 class LagEstimate:
     """Estimated data loss if this region is promoted now (seconds of writes not replicated here)."""
 
@@ -92,6 +103,7 @@ class Evidence:
     lag: LagEstimate
     latch: Latch | None
     latch_failure: CallFailure | None = None
+    replication_link: ReplicationLink = NO_REPLICATION_LINK_DATA
     peer_region: str | None = None
     peer_control_plane: str = "not_checked"  # reachable | unreachable | error | not_checked
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -105,6 +117,10 @@ class Evidence:
             "local_reachable": self.local.reachable,
             "local_observed_at": self.local.observed_at.isoformat() if self.local.observed_at else None,
             "local_failure": str(self.local.failure) if self.local.failure else None,
+            "replication_link_up": self.replication_link.up,
+            "replication_link_observed_at": (
+                self.replication_link.observed_at.isoformat() if self.replication_link.observed_at else None
+            ),
             "writer_signals": [signal.as_dict() for signal in self.writer_signals],
             "lag_seconds": self.lag.seconds,
             "lag_basis": self.lag.basis,
@@ -223,6 +239,7 @@ def gather_evidence(
         lag=lag,
         latch=latch,
         latch_failure=latch_failure,
+        replication_link=_replication_link(series),
         peer_region=peer_region,
         peer_control_plane=control_plane,
         timings_ms=timings,
@@ -288,6 +305,13 @@ def _local_health(series: ProbeSeries | None, failure: CallFailure | None) -> Lo
         return LocalHealth(None, None, failure)
     stamp, value = series.reachable[-1]
     return LocalHealth(value, stamp)
+
+
+def _replication_link(series: ProbeSeries | None) -> ReplicationLink:
+    if series is None or not series.replication_link_up:
+        return NO_REPLICATION_LINK_DATA
+    stamp, value = series.replication_link_up[-1]
+    return ReplicationLink(value, stamp)
 
 
 def _writer_down_since(
