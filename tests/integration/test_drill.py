@@ -81,3 +81,12 @@ def test_replication_break_is_refused_because_the_writer_is_alive() -> None:
     assert result.observed == ("refuse:writer-alive",)
     assert result.outages == []
     assert result.passed, result.checks
+
+
+def test_a_broken_probe_in_the_writer_region_is_outvoted_by_the_live_replication_link() -> None:
+    result = run_scenario(CATALOGUE["probe-broken-in-primary"], progress=None)
+    assert result.observed == ("refuse:writer-alive",)
+    replica_probes = [event.text for event in result.timeline if event.kind == "probe" and event.where == "B"]
+    assert replica_probes
+    assert all(text.endswith("replication link up") for text in replica_probes), replica_probes
+    assert result.passed, result.checks

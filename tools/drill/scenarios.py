@@ -233,7 +233,7 @@ CATALOGUE_LIST = (
     Scenario(
         name="probe-broken-in-primary",
         summary="Region A's probe cannot reach Redis; Redis and replication are fine",
-        expected=("refuse",),
+        expected=("refuse:writer-alive",),
         inject=probe_broken_in_primary,
         run_for_s=360.0,
         checks=(dns_ends_on("A"), failovers(0), no_lost_writes),

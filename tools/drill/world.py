@@ -403,6 +403,8 @@ class World:
         text = status
         if status == "read_only" and isinstance(age, int | float):
             text += f", writer heartbeat age {age:.0f}s"
+        if status == "read_only" and (link := result.get("replication_link")) is not None:
+            text += f", replication link {link}"
         if status != region.last_probe_status or region.label == "B":
             self.event("probe", region.label, text)
         region.last_probe_status = status
