@@ -444,6 +444,7 @@ def test_dashboard_shows_probe_health_latency_heartbeat_lag_and_decisions(
         signals.HEALTH_CHECK_STATUS,
         signals.PROBE_LATENCY,
         signals.HEARTBEAT_AGE,
+        signals.REPLICATION_LINK_UP,
         signals.PROMOTION_DECISION,
         "GlobalDatastoreReplicationLag",
     ):
