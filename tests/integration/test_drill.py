@@ -90,3 +90,12 @@ def test_a_broken_probe_in_the_writer_region_is_outvoted_by_the_live_replication
     assert replica_probes
     assert all(text.endswith("replication link up") for text in replica_probes), replica_probes
     assert result.passed, result.checks
+
+
+def test_every_run_in_one_process_keeps_its_decision_records(default_run: ScenarioResult) -> None:
+    """Powertools loggers outlive a run (shared by service name): later runs must still capture them."""
+    later = run_scenario(CATALOGUE["primary-redis-dies"], progress=None)
+    for result in (default_run, later):
+        assert result.promoter_runs, result.scenario_name
+        assert all(run.record is not None for run in result.promoter_runs), result.scenario_name
+        assert not result.errors

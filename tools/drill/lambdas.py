@@ -14,39 +14,66 @@ metrics a probe emitted and the decision record a promoter logged, and to the dr
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import itertools
 import json
-import os
 import sys
 import threading
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TextIO
+from typing import Any, ClassVar, TextIO
 from unittest import mock
 
 import boto3
 
 from tools.drill.sim import Simulation
-from tools.invoke import apply_env_vars_file, function_spec
+from tools.invoke import (
+    apply_env_vars_file,
+    emf_metrics,
+    function_spec,
+    import_handler_module,
+    lambda_environment,
+)
 
 _module_ids = itertools.count()
 
 
 class CapturingStdout(io.TextIOBase):
-    """sys.stdout for the run: everything goes to the log; a thread may also capture its own output."""
+    """sys.stdout during a run: everything goes to the run's log; a thread may also capture its own output.
 
-    def __init__(self, log: TextIO) -> None:
-        self._log = log
+    One instance per process, installed by :meth:`for_run`: Powertools loggers keep the stream they were
+    created with and are shared by service name, so a second run in the same process must find the same
+    stream; writes from threads that outlive their run are dropped instead of hitting a closed file.
+    """
+
+    _instance: ClassVar[CapturingStdout | None] = None
+
+    def __init__(self) -> None:
+        self._log: TextIO | None = None
         self._local = threading.local()
         self._lock = threading.Lock()
 
+    @classmethod
+    @contextlib.contextmanager
+    def for_run(cls, log: TextIO) -> Iterator[CapturingStdout]:
+        instance = cls._instance = cls._instance or cls()
+        saved_stdout = sys.stdout
+        with instance._lock:
+            instance._log = log
+        sys.stdout = instance
+        try:
+            yield instance
+        finally:
+            sys.stdout = saved_stdout
+            with instance._lock:
+                instance._log = None
+
     def write(self, text: str) -> int:
         with self._lock:
-            self._log.write(text)
+            if self._log is not None:
+                self._log.write(text)
         buffer = getattr(self._local, "buffer", None)
         if buffer is not None:
             buffer.write(text)
@@ -54,7 +81,8 @@ class CapturingStdout(io.TextIOBase):
 
     def flush(self) -> None:
         with self._lock:
-            self._log.flush()
+            if self._log is not None:
+                self._log.flush()
 
     @contextlib.contextmanager
     def capture(self) -> Iterator[io.StringIO]:
@@ -69,50 +97,15 @@ class CapturingStdout(io.TextIOBase):
 def load_handler_module(
     logical_id: str, region: str, parameters: Mapping[str, str], env_overrides: Mapping[str, str]
 ) -> ModuleType:
-    """Import the function's handler module with its template environment (as tools.invoke does)."""
+    """Import the function's handler module with its template environment, exactly as tools.invoke does."""
     spec = function_spec(logical_id, parameter_overrides=parameters, region=region)
     environment = apply_env_vars_file(spec, {logical_id: dict(env_overrides)})
-    module_name, _, _ = spec.handler.rpartition(".")
-    module_file = spec.code_dir / (module_name.replace(".", "/") + ".py")
-    lambda_env = {
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-        "AWS_LAMBDA_FUNCTION_NAME": logical_id,
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_mb),
-        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(spec.timeout_s),
-        **environment,
-    }
-    saved_env, saved_path = dict(os.environ), list(sys.path)
-    os.environ.update(lambda_env)
-    sys.path[:0] = [str(p) for p in (spec.code_dir, *spec.layer_dirs)]
-    try:
-        module_id = f"_drill_{logical_id}_{region}_{next(_module_ids)}"
-        module_spec = importlib.util.spec_from_file_location(module_id, module_file)
-        assert module_spec is not None
-        assert module_spec.loader is not None
-        module = importlib.util.module_from_spec(module_spec)
-        sys.modules[module_id] = module
-        module_spec.loader.exec_module(module)
-        return module
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
-        sys.path[:] = saved_path
+    with lambda_environment(spec, environment, region):
+        module, _handler = import_handler_module(spec, name_prefix=f"_drill_{region}")
+    return module
 
 
-def emf_values(text: str) -> dict[str, float]:
-    """Metric values of the EMF documents a handler printed (one JSON document per line)."""
-    values: dict[str, float] = {}
-    for raw_line in text.splitlines():
-        line = raw_line.strip()
-        if not line.startswith("{") or '"_aws"' not in line:
-            continue
-        blob = json.loads(line)
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            for metric in directive["Metrics"]:
-                value = blob[metric["Name"]]
-                values[metric["Name"]] = float(value[-1] if isinstance(value, list) else value)
-    return values
+emf_values = emf_metrics
 
 
 def logged_records(text: str, key: str) -> list[dict[str, Any]]:

@@ -66,38 +66,32 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
     wall_started = time.monotonic()
     log_path = Path(f"/tmp/gds-drill-{scenario.name}.log")
     errors: list[str] = []
-    with log_path.open("w", encoding="utf-8") as log:
-        stdout = CapturingStdout(log)
-        saved_stdout = sys.stdout
-        sys.stdout = stdout
-        try:
-            world = World(scenario.name, scenario.overrides, stdout)
-            with world.running():
-                world.duplicate_deliveries = scenario.duplicate_deliveries
-                scenario.inject(world)
-                world.start()
-                end = FAULT_AT_S + scenario.run_for_s
-                last_report = [0.0]
+    with log_path.open("w", encoding="utf-8") as log, CapturingStdout.for_run(log) as stdout:
+        world = World(scenario.name, scenario.overrides, stdout)
+        with world.running():
+            world.duplicate_deliveries = scenario.duplicate_deliveries
+            scenario.inject(world)
+            world.start()
+            end = FAULT_AT_S + scenario.run_for_s
+            last_report = [0.0]
 
-                def tick(now: float) -> None:
-                    if progress is None or time.monotonic() - last_report[0] < PROGRESS_EVERY_WALL_S:
-                        return
-                    last_report[0] = time.monotonic()
-                    progress.write(
-                        f"\r  {scenario.name}: emulated {world.t(now)} ({now / end:4.0%}), "
-                        f"wall {time.monotonic() - wall_started:4.1f}s "
-                    )
-                    progress.flush()
+            def tick(now: float) -> None:
+                if progress is None or time.monotonic() - last_report[0] < PROGRESS_EVERY_WALL_S:
+                    return
+                last_report[0] = time.monotonic()
+                progress.write(
+                    f"\r  {scenario.name}: emulated {world.t(now)} ({now / end:4.0%}), "
+                    f"wall {time.monotonic() - wall_started:4.1f}s "
+                )
+                progress.flush()
 
-                world.simulation.run_until(end, tick)
-                assert world.client is not None
-                world.client.finish()
-                errors += [f"{type(e).__name__}: {e}" for e in world.simulation.actor_errors]
-                lost = world.lost_writes()
-                acked = len(world.client.stats.acks)
-                checks = [check(world) for check in scenario.checks]
-        finally:
-            sys.stdout = saved_stdout
+            world.simulation.run_until(end, tick)
+            assert world.client is not None
+            world.client.finish()
+            errors += [f"{type(e).__name__}: {e}" for e in world.simulation.actor_errors]
+            lost = world.lost_writes()
+            acked = len(world.client.stats.acks)
+            checks = [check(world) for check in scenario.checks]
     if progress is not None:
         progress.write("\r" + " " * 78 + "\r")
         progress.flush()
