@@ -56,8 +56,8 @@ template-gates: venv ## sam validate --lint, cfn-lint, checkov, sam build
 build: venv ## sam build with python3.13
 	PATH="$(dir $(PYTHON313)):$$PATH" $(BIN)/sam build --template template.yaml
 
-drill: venv redis-server ## local failover drill, no AWS account (SCENARIO=<name>)
-	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario $(SCENARIO))
+drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [PLOT=<file.png>]
+	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(PLOT),--plot $(PLOT))
 
 drill-all: venv redis-server ## every drill scenario, as a table
 	$(BIN)/python -m tools.drill --all
