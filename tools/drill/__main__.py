@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.all:
             results = run_catalogue(args.jobs)
             for result in results:
-                if not result.passed:
+                if not result.passed:  # the whole story, so a failure in CI can be read from its log
+                    print(timeline_text(result) + "\n")
                     print(summary_text(result) + "\n")
         else:
             result = run_scenario(CATALOGUE[args.scenario])
