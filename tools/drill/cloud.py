@@ -302,6 +302,10 @@ class GlobalDatastoreEmulator:
         new.server.replicate_from(None)
         if old_usable:
             old.server.replicate_from(new.server)
+            # The resync runs in real time while emulated time would race ahead (about 2 emulated
+            # minutes per wall second): without this wait a replica could serve a heartbeat that looks
+            # minutes old and fire its promotion trigger. Emulated time stands still until it is in sync.
+            old.server.wait_in_sync()
         old.role, new.role = MemberRole.SECONDARY, MemberRole.PRIMARY
         self.status = "available"
         self._on_event(

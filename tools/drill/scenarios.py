@@ -56,6 +56,7 @@ def restart_old_primary_as_replica(world: World) -> None:
     primary = world.datastore.primary
     old.server.extra_args = [*old.server.extra_args, "--replicaof", "127.0.0.1", str(primary.server.port)]
     old.server.start()
+    old.server.wait_in_sync()  # real-time resync; emulated time waits for it (see GlobalDatastore._complete_failover)
     world.event("fault", "drill", f"region A's redis-server is back, as a replica of {primary.replication_group_id}")
 
 
