@@ -8,11 +8,11 @@ from typing import Any
 import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from botocore.config import Config
 
+from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import powertools_secret_fetcher, secrets_manager_credentials
-from gdfailover.probe import run_probe
+from gdfailover.probe import ProbeResult, run_probe
 from gdfailover.redis_client import connect
 from gdfailover.signals import DEFAULT_NAMESPACE, put_health_metric, record_probe
 
@@ -21,11 +21,7 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
 credentials = secrets_manager_credentials(SETTINGS.auth_secret_arn, powertools_secret_fetcher())
-cloudwatch = (
-    boto3.client("cloudwatch", config=Config(connect_timeout=1, read_timeout=2, retries={"total_max_attempts": 2}))
-    if SETTINGS.metric_publisher == "api"
-    else None
-)
+cloudwatch = boto3.client("cloudwatch", config=BOUNDED_CONFIG) if SETTINGS.metric_publisher == "api" else None
 
 
 @logger.inject_lambda_context
@@ -39,7 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     return result.as_dict()
 
 
-def _put_health_metric(result: Any) -> bool:
+def _put_health_metric(result: ProbeResult) -> bool:
     """PutMetricData path; on failure the EMF copy is used (a duplicate datapoint cannot change Minimum)."""
     try:
         put_health_metric(cloudwatch, metrics.namespace or DEFAULT_NAMESPACE, metrics.service or "", result)
