@@ -112,6 +112,13 @@ def table_text(results: list[ScenarioResult]) -> str:
     return "\n".join([line(header), separator, *(line(row) for row in rows)])
 
 
+def _probe_color(verdict: str) -> str:
+    """Healthy writer green, replica blue, anything else (refused, timeout, ...) red."""
+    if verdict.startswith("healthy"):
+        return "green"
+    return "steelblue" if verdict.startswith("read_only") else "red"
+
+
 def plot(result: ScenarioResult, path: Path) -> str:
     """A PNG of the timeline; returns a message for the person running the drill."""
     try:
@@ -121,19 +128,27 @@ def plot(result: ScenarioResult, path: Path) -> str:
         import matplotlib.pyplot as plt
     except ImportError:
         return "--plot: matplotlib is not installed (make venv installs it from requirements-dev.txt)"
-    lanes = ["FAULT", "probe", "alarm", "dns", "PROMOTER", "gds", "client"]
+    lanes = ["FAULT", "probe A", "probe B", "alarm", "dns", "PROMOTER", "gds", "client"]
     colors = {"FAULT": "red", "PROMOTER": "purple", "dns": "green", "gds": "orange", "client": "blue"}
     figure, axes = plt.subplots(figsize=(14, 5))
     labelled: set[tuple[float, int]] = set()
     for event in result.timeline:
         lane = KIND_LABEL.get(event.kind, event.kind)
+        if lane == "probe":
+            lane = f"probe {event.where}"
         if lane not in lanes:
             continue
         x = event.at - result.fault_at
         y = lanes.index(lane)
-        axes.scatter([x], [y], color=colors.get(lane, "gray"), s=18, zorder=3)
+        axes.scatter(
+            [x],
+            [y],
+            color=_probe_color(event.text) if lane.startswith("probe") else colors.get(lane, "gray"),
+            s=18,
+            zorder=3,
+        )
         noop = event.kind == "promoter" and event.text.startswith("noop")
-        if lane != "probe" and not noop and (x, y) not in labelled:
+        if not lane.startswith("probe") and not noop and (x, y) not in labelled:
             labelled.add((x, y))
             axes.annotate(event.text[:48], (x, y), fontsize=6, rotation=20, xytext=(2, 4), textcoords="offset points")
     if result.outages and result.outages[0] is not None:
