@@ -6,13 +6,15 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from tools.drill.world import World
+from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, run_switchover
+from tools.drill.world import GLOBAL_ID, World
 from tools.localredis import free_port
 
 #: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA.
 FAULT_AT_S = 150.0
 
 Check = Callable[[World], tuple[str, bool]]
+SWITCHOVER_RESULT = "switchover result: "
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,29 @@ def restart_old_primary_as_replica(world: World) -> None:
 
 
 def operator_switchover(world: World, to_label: str) -> None:
-    """The planned switchover command: FailoverGlobalReplicationGroup from the target region."""
+    """The planned switchover command (gdfailover.switchover, as tools.switchover runs it) on the drill's
+    adapters: the target region's probe metrics and ledger as its promoter reads them, virtual time."""
     region = world.regions[to_label]
     assert world.datastore is not None
-    world.event("fault", "operator", f"planned switchover: FailoverGlobalReplicationGroup to region {to_label}")
-    world.datastore.request_failover("operator", region.name, region.replication_group_id)
+    assert region.promote_module is not None
+    promote = region.promote_module
+    # The emulator tells the operator's calls from the promoters' by the caller name ("operator").
+    datastores = world.datastore.view("operator")
+    request = SwitchoverRequest(GLOBAL_ID, region.name, region.replication_group_id, operator="drill")
+    world.event("fault", "operator", f"planned switchover to region {to_label}: python -m tools.switchover")
+
+    def switch() -> None:
+        result = run_switchover(
+            request,
+            datastores=datastores,
+            probe_metrics=promote.sources.probe_metrics,
+            ledger=promote.ledger,
+            clock=world.simulation.clock,
+        )
+        lines = result.describe().splitlines()
+        world.event("fault", "operator", f"{SWITCHOVER_RESULT}{result.outcome.value} (exit {result.exit_code})", lines)
+
+    world.simulation.spawn("operator", switch)
 
 
 def break_replication_to_secondary(world: World) -> None:
@@ -195,6 +215,12 @@ def duplicate_was_absorbed(world: World) -> tuple[str, bool]:
     return "a duplicate delivery was recognised (in progress or replayed)", seen
 
 
+def operator_switched(world: World) -> tuple[str, bool]:
+    results = [e.text for e in world.timeline if e.where == "operator" and e.text.startswith(SWITCHOVER_RESULT)]
+    switched = results == [f"{SWITCHOVER_RESULT}{SwitchoverOutcome.SWITCHED.value} (exit 0)"]
+    return "the planned switchover passed its pre-checks and switched", switched
+
+
 def old_primary_is_replica(world: World) -> tuple[str, bool]:
     return "region A's probe sees a replica after it returns", world.regions["A"].last_probe_status == "read_only"
 
@@ -271,7 +297,7 @@ CATALOGUE_LIST = (
         inject=flaps_inside_cooldown,
         run_for_s=900.0,
         expect_recovery=False,
-        checks=(failovers(1),),
+        checks=(failovers(1), operator_switched),
     ),
     Scenario(
         name="lag-above-gate",
@@ -296,7 +322,7 @@ CATALOGUE_LIST = (
         expected=("promote",),
         inject=primary_dies_returns_then_switchover,
         run_for_s=660.0,
-        checks=(dns_ends_on("A"), failovers(1), no_lost_writes),
+        checks=(dns_ends_on("A"), failovers(1), operator_switched, no_lost_writes),
     ),
 )
 
