@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gdfailover.awscall import AwsCallError, call
 
@@ -42,6 +42,17 @@ class Latch:
 class LatchAttempt:
     acquired: bool
     latch: Latch | None  # ours when acquired, else the one in the way
+
+
+class LatchLedger(Protocol):
+    """The promotion latch as the promoter and the switchover use it (PromotionLedger, or a test double)."""
+
+    def read(self, global_replication_group_id: str) -> Latch | None: ...
+    def acquire(
+        self, global_replication_group_id: str, holder: str, now: datetime, cooldown: timedelta
+    ) -> LatchAttempt: ...
+    def release(self, global_replication_group_id: str, holder: str) -> None: ...
+    def record_outcome(self, global_replication_group_id: str, holder: str, outcome: str) -> None: ...
 
 
 class PromotionLedger:

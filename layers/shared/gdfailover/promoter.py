@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from gdfailover.alarm import AlarmNotification
@@ -24,21 +24,13 @@ from gdfailover.elasticache import (
     wait_until_primary,
 )
 from gdfailover.evidence import CallFailure, Evidence, EvidenceSources, gather_evidence
-from gdfailover.ledger import LatchAttempt
+from gdfailover.ledger import LatchLedger
 from gdfailover.signals import DIM_DECISION, PROMOTION_DECISION
 
 #: Worst case of one evidence round (bounded clients, peer calls in parallel): budget for a retry.
 EVIDENCE_ROUND_SECONDS = 15.0
 #: Poll interval while waiting for this member to become PRIMARY.
 POLL_INTERVAL_SECONDS = 5.0
-
-
-class LatchLedger(Protocol):
-    def acquire(
-        self, global_replication_group_id: str, holder: str, now: datetime, cooldown: timedelta
-    ) -> LatchAttempt: ...
-    def release(self, global_replication_group_id: str, holder: str) -> None: ...
-    def record_outcome(self, global_replication_group_id: str, holder: str, outcome: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 from gdfailover.awscall import AwsCallError
 from gdfailover.clock import Clock
@@ -31,7 +31,7 @@ from gdfailover.elasticache import (
     wait_until_primary,
 )
 from gdfailover.evidence import ProbeMetricsReader
-from gdfailover.ledger import Latch, LatchAttempt
+from gdfailover.ledger import Latch, LatchLedger
 
 #: How far back the target's probe metrics are read; only the latest datapoint of each counts.
 METRICS_LOOKBACK = timedelta(minutes=15)
@@ -44,15 +44,6 @@ DEFAULT_MAX_METRIC_AGE = timedelta(seconds=300)
 DEFAULT_COOLDOWN = timedelta(minutes=60)
 DEFAULT_WAIT_SECONDS = 600.0
 POLL_INTERVAL_SECONDS = 5.0
-
-
-class SwitchoverLedger(Protocol):
-    def read(self, global_replication_group_id: str) -> Latch | None: ...
-    def acquire(
-        self, global_replication_group_id: str, holder: str, now: datetime, cooldown: timedelta
-    ) -> LatchAttempt: ...
-    def release(self, global_replication_group_id: str, holder: str) -> None: ...
-    def record_outcome(self, global_replication_group_id: str, holder: str, outcome: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +295,7 @@ def plan_switchover(
     *,
     datastores: GlobalDatastoreApi,
     probe_metrics: ProbeMetricsReader,
-    ledger: SwitchoverLedger,
+    ledger: LatchLedger,
     clock: Clock,
 ) -> SwitchoverPlan:
     """Read the datastore, the TARGET region's probe metrics and ledger; evaluate the pre-checks."""
@@ -346,7 +337,7 @@ def run_switchover(
     *,
     datastores: GlobalDatastoreApi,
     probe_metrics: ProbeMetricsReader,
-    ledger: SwitchoverLedger,
+    ledger: LatchLedger,
     clock: Clock,
     dry_run: bool = False,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
@@ -374,7 +365,7 @@ def _switch(
     plan: SwitchoverPlan,
     *,
     datastores: GlobalDatastoreApi,
-    ledger: SwitchoverLedger,
+    ledger: LatchLedger,
     clock: Clock,
     wait_seconds: float,
     poll_interval_seconds: float,
@@ -421,7 +412,7 @@ def _switch(
 
 
 def _take_latch(
-    plan: SwitchoverPlan, ledger: SwitchoverLedger, holder: str, now: datetime, notes: list[str]
+    plan: SwitchoverPlan, ledger: LatchLedger, holder: str, now: datetime, notes: list[str]
 ) -> tuple[bool, SwitchoverResult | None]:
     """Take the target region's promotion latch, as its promoter would: (taken, refusal if we must stop)."""
     request = plan.request
