@@ -7,9 +7,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from tools.localredis import RedisServer, TlsFiles, make_tls_files
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's advice: fake credentials for every test, so none can ever reach a real AWS account."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "testing")
+
+
+def create_ledger_table(table: str, region: str) -> None:
+    """The promotion ledger's DynamoDB layout (template.yaml LedgerTable: partition key ``id``), in moto."""
+    boto3.client("dynamodb", region_name=region).create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -60,12 +60,7 @@ EXPECTED = {
 @pytest.fixture
 def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[GdsEmulator]:
     """moto for everything but ElastiCache; ElastiCache clients the handler builds get the emulator."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": SECONDARY_REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", SECONDARY_REGION)
     gds = GdsEmulator(polls_until_switch=0)
     real_client = boto3.client
 

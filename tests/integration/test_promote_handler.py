@@ -42,8 +42,6 @@ _module_ids = itertools.count()
 
 def promote_env(**changes: str) -> dict[str, str]:
     env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_REGION": SECONDARY_REGION,
         "AWS_DEFAULT_REGION": SECONDARY_REGION,
         "GLOBAL_REPLICATION_GROUP_ID": GDS_ID,

@@ -26,6 +26,7 @@ from gdfailover.evidence import EvidenceSources
 from gdfailover.ledger import PromotionLedger
 from gdfailover.promoter import DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
+from tests import conftest
 from tests.unit.test_promote_gds_emulator import (
     GDS_ID,
     PRIMARY_REGION,
@@ -55,12 +56,7 @@ def settings(**changes: Any) -> PromoteSettings:
 
 
 def create_ledger_table(region: str = SECONDARY_REGION) -> None:
-    boto3.client("dynamodb", region_name=region).create_table(
-        TableName=TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    conftest.create_ledger_table(TABLE, region)
 
 
 def seed_probe_metrics(now: datetime, reachable: float = 1.0, ages: tuple[float, ...] = (30, 31, 29, 90, 150)) -> None:
@@ -176,12 +172,7 @@ class World:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": SECONDARY_REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", SECONDARY_REGION)
     with mock_aws():
         now = datetime.now(UTC).replace(microsecond=0)
         create_ledger_table()

@@ -21,6 +21,7 @@ from gdfailover.cloudwatch import ProbeMetrics
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, SwitchoverResult, run_switchover
+from tests.conftest import create_ledger_table
 from tests.unit.test_promote_gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools import switchover as cli
 
@@ -67,20 +68,10 @@ class World:
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": SECONDARY_REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", SECONDARY_REGION)
     with mock_aws():
         now = datetime.now(UTC).replace(microsecond=0)
-        boto3.client("dynamodb", region_name=SECONDARY_REGION).create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_ledger_table(TABLE, SECONDARY_REGION)
         ledger = PromotionLedger(boto3.client("dynamodb", region_name=SECONDARY_REGION), TABLE)
         yield World(now, FakeClock(now), GdsEmulator(), ledger)
 
