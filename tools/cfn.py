@@ -62,3 +62,41 @@ def samconfig_overrides(config_env: str, path: Path = SAMCONFIG) -> dict[str, st
         key, _, value = str(item).partition("=")
         overrides[key] = value
     return overrides
+
+
+def condition_holds(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:
+    """Evaluate a template condition (Fn::Equals/Not/And/Or, Condition, Ref to parameters) as CloudFormation would."""
+    return bool(_evaluate(template, template["Conditions"][name], parameters))
+
+
+def _evaluate(template: dict[str, Any], node: Any, parameters: dict[str, str]) -> Any:
+    if not isinstance(node, dict):
+        return str(node)
+    (function, argument), *_ = node.items()
+    if function == "Ref":
+        return parameters[argument]
+    if function in ("Condition", "Fn::Condition"):
+        return condition_holds(template, argument, parameters)
+    values = [_evaluate(template, item, parameters) for item in argument]
+    if function == "Fn::Equals":
+        return values[0] == values[1]
+    if function == "Fn::Not":
+        return not values[0]
+    if function == "Fn::And":
+        return all(values)
+    if function == "Fn::Or":
+        return any(values)
+    raise ValueError(f"unsupported condition function {function}")
+
+
+def metric_queries(template: dict[str, Any], alarm_props: dict[str, Any], parameters: dict[str, str]) -> list[Any]:
+    """An alarm's ``Metrics`` with ``Fn::If [condition, query, AWS::NoValue]`` entries resolved."""
+    resolved: list[Any] = []
+    for query in alarm_props.get("Metrics") or []:
+        if isinstance(query, dict) and "Fn::If" in query:
+            condition, then, otherwise = query["Fn::If"]
+            query = then if condition_holds(template, condition, parameters) else otherwise
+            if query == {"Ref": "AWS::NoValue"}:
+                continue
+        resolved.append(query)
+    return resolved

@@ -18,30 +18,36 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from tools.cfn import load_template, parameter_defaults, samconfig_overrides
+from tools.cfn import load_template, metric_queries, parameter_defaults, samconfig_overrides
 
 # --- AWS behaviour the template cannot set (seconds) -------------------------------------------------
-#: CloudWatch evaluates a standard-resolution alarm about once a minute, after the period closes.
+# Each constant says where its number comes from, or that it is an assumption.
+#: Standard-resolution alarms are evaluated about once a minute; high-resolution ones (period 10, 20 or
+#: 30 s) every 10 s (CloudWatch user guide, "Using Amazon CloudWatch alarms": "If the alarm period is 10
+#: seconds or 30 seconds, the alarm is evaluated every 10 seconds").
 ALARM_EVALUATION_INTERVAL_S = 60.0
-#: EMF: metrics are extracted from the log stream with an undocumented delay; a few seconds is usual,
-#: a minute has been observed. A datapoint later than the evaluation reads as missing.
+HIGH_RES_EVALUATION_INTERVAL_S = 10.0
+#: EMF: metrics are extracted from the log stream with an undocumented delay. Assumption: a few seconds
+#: is usual, a minute has been observed. A datapoint later than the evaluation reads as missing.
 EMF_DELAY_TYPICAL_S = 5.0
 EMF_DELAY_WORST_S = 60.0
-#: PutMetricData: the datapoint is stored when the call returns.
+#: PutMetricData: the datapoint is stored when the call returns (assumption: 1 s typical, 5 s worst).
 API_DELAY_TYPICAL_S = 1.0
 API_DELAY_WORST_S = 5.0
-#: Route 53 CLOUDWATCH_METRIC health checks follow the alarm's data stream; not documented, measured
-#: in the tens of seconds. The failover answer then changes on Route 53's resolvers within seconds.
+#: Route 53 CLOUDWATCH_METRIC health checks follow the alarm's data stream; not documented. Assumption:
+#: tens of seconds. The failover answer then changes on Route 53's resolvers within seconds.
 ROUTE53_HEALTH_LAG_TYPICAL_S = 10.0
 ROUTE53_HEALTH_LAG_WORST_S = 30.0
-#: Alarm state change -> SNS -> Lambda invocation.
+#: Alarm state change -> SNS -> Lambda invocation. Assumption (SNS publishes no latency figure).
 SNS_TO_LAMBDA_TYPICAL_S = 1.0
 SNS_TO_LAMBDA_WORST_S = 10.0
-#: The promoter's evidence gathering (bounded botocore timeouts: 1-2 s per call, a handful of calls).
+#: The promoter's evidence gathering: bounded botocore timeouts (awscall.BOUNDED_CONFIG: 1-2 s per call,
+#: peer calls in parallel). Worst = one round of timeouts plus one hold re-check (HOLD_RETRY_DELAY 15 s).
 DECISION_TYPICAL_S = 2.0
-DECISION_WORST_S = 15.0
-#: FailoverGlobalReplicationGroup until the member is PRIMARY: "about a minute" (ElastiCache docs);
-#: several minutes when the old primary region is unreachable.
+DECISION_WORST_S = 20.0
+#: FailoverGlobalReplicationGroup until the member is PRIMARY. Typical: "RTO: 1 minute" (AWS
+#: disaster-recovery workshop, ElastiCache Global Datastore lab). Worst: ASSUMPTION, no public figure
+#: exists for a promotion while the old primary region is unreachable; 3 minutes is our guess.
 PROMOTION_TYPICAL_S = 60.0
 PROMOTION_WORST_S = 180.0
 
@@ -67,6 +73,7 @@ class TimingModel:
     record_ttl_s: float
     metric_publisher: str
     promotion_mode: str
+    trigger_period_s: float = 30.0
     alarm_period_s: float = 60.0
 
     @classmethod
@@ -76,6 +83,8 @@ class TimingModel:
                 return float(parameters[name])
             except KeyError:
                 raise KeyError(f"template.yaml has no default for parameter {name}") from None
+            except ValueError:
+                raise KeyError(f"parameter {name} is not a number: {parameters[name]!r}") from None
 
         return cls(
             parameters=dict(parameters),
@@ -87,6 +96,7 @@ class TimingModel:
             record_ttl_s=number("RecordTtl"),
             metric_publisher=parameters.get("HealthMetricPublisher", "emf"),
             promotion_mode=parameters.get("PromotionMode", "auto"),
+            trigger_period_s=number("TriggerAlarmPeriodSeconds"),
         )
 
     @classmethod
@@ -98,7 +108,7 @@ class TimingModel:
 
     @property
     def metric_delay_s(self) -> tuple[float, float]:
-        """(typical, worst) seconds from a probe to its datapoint being visible to alarms."""
+        """(typical, worst) seconds from a probe to its HealthCheckStatus datapoint being visible to alarms."""
         if self.metric_publisher == "api":
             return API_DELAY_TYPICAL_S, API_DELAY_WORST_S
         return EMF_DELAY_TYPICAL_S, EMF_DELAY_WORST_S
@@ -107,93 +117,136 @@ class TimingModel:
     def probes_per_execution(self) -> int:
         return int(60 // self.probe_cadence_s)
 
-    def _alarm_evaluated(self) -> tuple[float, float]:
-        """Period closed → datapoint visible → CloudWatch's next evaluation. A datapoint later than the
+    @property
+    def trigger_high_resolution(self) -> bool:
+        return self.trigger_period_s < 60
+
+    @property
+    def publishes_health_on_promotion(self) -> bool:
+        return self.parameters.get("PublishHealthOnPromotion", "true") == "true"
+
+    def _standard_alarm_evaluated(self, delay: tuple[float, float]) -> tuple[float, float]:
+        """Period closed -> datapoint visible -> CloudWatch's next evaluation. A datapoint later than the
         evaluation reads as missing, so the worst case waits for the following evaluation."""
-        delay_typical, delay_worst = self.metric_delay_s
-        return delay_typical + ALARM_EVALUATION_INTERVAL_S / 4, delay_worst + ALARM_EVALUATION_INTERVAL_S
+        return delay[0] + ALARM_EVALUATION_INTERVAL_S / 4, delay[1] + ALARM_EVALUATION_INTERVAL_S
 
     def steps(self) -> list[Step]:
-        """The hands-off path after the primary region (or its Redis) dies, to a writable redis.internal.
-
-        Both failover records carry a health check (template.yaml), so Route 53 keeps answering the
-        old PRIMARY until the promoted region's own writer alarm is OK: DNS moves once, to a writer.
-        """
-        period = self.alarm_period_s
-        evaluated = self._alarm_evaluated()
-        extra_trigger_periods = (self.trigger_alarm_periods - 1) * period
+        """The critical path after the writer (its Redis or its whole region) dies: detection in the
+        surviving region, the decision, the promotion. DNS moves in parallel (:meth:`dns_waits`)."""
+        cadence = self.probe_cadence_s
+        extra_periods = (self.trigger_alarm_periods - 1) * self.trigger_period_s
+        if self.trigger_high_resolution:
+            evaluated = (
+                HIGH_RES_EVALUATION_INTERVAL_S / 2 + extra_periods,
+                HIGH_RES_EVALUATION_INTERVAL_S + extra_periods,
+            )
+            evaluation = (
+                f"high-resolution trigger ({self.trigger_period_s:g} s period x {self.trigger_alarm_periods}), "
+                "evaluated every 10 s"
+            )
+        else:
+            standard = self._standard_alarm_evaluated((0.0, 0.0))
+            evaluated = (
+                self.trigger_period_s / 2 + standard[0] + extra_periods,
+                self.trigger_period_s + standard[1] + extra_periods,
+            )
+            evaluation = "standard-resolution trigger: period closes, then the once-a-minute evaluation"
         return [
             Step(
-                "heartbeat age passes the threshold",
-                self.heartbeat_threshold_s - self.probe_cadence_s / 2,
+                "writer's last heartbeat passes the threshold",
+                self.heartbeat_threshold_s - cadence / 2,
                 self.heartbeat_threshold_s,
                 f"HeartbeatAgeThresholdSeconds={self.heartbeat_threshold_s:g}; the last heartbeat is up to "
-                f"one cadence ({self.probe_cadence_s:g} s) old when the writer dies",
+                f"one cadence ({cadence:g} s) old when the writer dies",
             ),
             Step(
-                "trigger alarm: full minute(s) above it",
-                period / 2 + period + extra_trigger_periods,
-                2 * period + extra_trigger_periods,
-                f"Minimum over a {period:g} s period must exceed the threshold: wait for the next period "
-                f"boundary, then {self.trigger_alarm_periods} whole period(s)",
+                "a probe here reads the stale heartbeat",
+                cadence / 2,
+                cadence,
+                f"ProbeCadenceSeconds={cadence:g}",
             ),
-            Step("trigger alarm evaluated -> ALARM", *evaluated, self._metric_note()),
+            Step(
+                "HeartbeatAge datapoint visible (EMF)",
+                EMF_DELAY_TYPICAL_S,
+                EMF_DELAY_WORST_S,
+                "EMF extraction delay: undocumented (assumption: 5 s typical, 60 s worst)",
+            ),
+            Step("trigger alarm evaluated -> ALARM", *evaluated, evaluation),
             Step(
                 "SNS delivers to PromoteFunction",
                 SNS_TO_LAMBDA_TYPICAL_S,
                 SNS_TO_LAMBDA_WORST_S,
-                "KMS-encrypted topic, Lambda subscription",
+                "KMS-encrypted topic, Lambda subscription (assumption: 1 s typical, 10 s worst)",
             ),
             Step(
                 "promoter gathers evidence, decides",
                 DECISION_TYPICAL_S,
                 DECISION_WORST_S,
-                "bounded botocore timeouts; a dead region answers with timeouts, counted as evidence",
+                "bounded calls in parallel; the writer region's own probes confirm within seconds",
             ),
             Step(
                 "FailoverGlobalReplicationGroup until PRIMARY",
                 PROMOTION_TYPICAL_S,
                 PROMOTION_WORST_S,
-                "ElastiCache: about a minute; longer when the old primary region is unreachable",
-            ),
-            Step(
-                "writer alarm here: a full healthy minute",
-                period / 2 + period,
-                2 * period + self.probe_timeout_s,
-                "Minimum >= 1 over a whole period: every probe of that minute must see a healthy writer",
-            ),
-            Step("writer alarm evaluated -> OK", *evaluated, self._metric_note()),
-            Step(
-                "Route 53 health check follows the alarm",
-                ROUTE53_HEALTH_LAG_TYPICAL_S,
-                ROUTE53_HEALTH_LAG_WORST_S,
-                "CLOUDWATCH_METRIC health check; old PRIMARY already unhealthy (its alarm needs "
-                f"{self.writer_alarm_periods} min, in parallel)",
-            ),
-            Step(
-                "clients' DNS cache expires",
-                self.record_ttl_s / 2,
-                self.record_ttl_s,
-                f"RecordTtl={self.record_ttl_s:g}; clients re-resolve on reconnect",
+                "typical: AWS DR workshop 'RTO: 1 minute'; worst: ASSUMPTION (no public figure)",
             ),
         ]
 
-    def _metric_note(self) -> str:
-        if self.metric_publisher == "api":
-            return "PutMetricData: stored on return; CloudWatch evaluates about once a minute"
-        return "EMF extraction delay (undocumented; late = missing) + CloudWatch's once-a-minute evaluation"
-
-    def total(self) -> tuple[float, float]:
-        steps = self.steps()
+    def decided_after(self) -> tuple[float, float]:
+        steps = self.steps()[:-1]
         return sum(s.typical_s for s in steps), sum(s.worst_s for s in steps)
 
-    def old_primary_unhealthy_after(self) -> tuple[float, float]:
-        """When Route 53 stops trusting the dead PRIMARY (parallel to the promotion path)."""
+    def dns_waits(self) -> list[Step]:
+        """What DNS waits for, counted from T+0, in parallel with the promotion: the new writer's record
+        healthy and the old one unhealthy (Route 53 answers PRIMARY while it is healthy)."""
+        decided = self.decided_after()
         period = self.alarm_period_s
-        typical_eval, worst_eval = self._alarm_evaluated()
+        if self.publishes_health_on_promotion:
+            api = self._standard_alarm_evaluated((API_DELAY_TYPICAL_S, API_DELAY_WORST_S))
+            new_healthy = Step(
+                "new writer's record healthy",
+                decided[0] + period / 2 + api[0] + ROUTE53_HEALTH_LAG_TYPICAL_S,
+                decided[1] + period + api[1] + ROUTE53_HEALTH_LAG_WORST_S,
+                "the promoter publishes HealthCheckStatus 1 when ElastiCache accepts the failover; the writer "
+                "alarm (Maximum) turns OK at its next evaluation, then Route 53 follows",
+            )
+        else:
+            emf = self._standard_alarm_evaluated(self.metric_delay_s)
+            promoted = (decided[0] + PROMOTION_TYPICAL_S, decided[1] + PROMOTION_WORST_S)
+            new_healthy = Step(
+                "new writer's record healthy",
+                promoted[0] + self.probe_cadence_s / 2 + period / 2 + emf[0] + ROUTE53_HEALTH_LAG_TYPICAL_S,
+                promoted[1] + self.probe_cadence_s + period + emf[1] + ROUTE53_HEALTH_LAG_WORST_S,
+                "PublishHealthOnPromotion=false: the first healthy probe after the promotion, then the alarm",
+            )
+        old_typical, old_worst = self.old_primary_unhealthy_after()
+        old_unhealthy = Step(
+            "old writer's record unhealthy",
+            old_typical,
+            old_worst,
+            f"no healthy probe for {self.writer_alarm_periods} whole minute(s) (Maximum < 1), evaluated, "
+            "Route 53 follows; at once when the whole region is gone (no alarm data)",
+        )
+        return [new_healthy, old_unhealthy]
+
+    def total(self) -> tuple[float, float]:
+        """T+0 -> redis.internal answers a writable node to a client that re-resolves."""
+        decided = self.decided_after()
+        writable = (decided[0] + PROMOTION_TYPICAL_S, decided[1] + PROMOTION_WORST_S)
+        waits = self.dns_waits()
         return (
-            period / 2 + (self.writer_alarm_periods - 1) * period + typical_eval + ROUTE53_HEALTH_LAG_TYPICAL_S,
-            self.writer_alarm_periods * period + worst_eval + ROUTE53_HEALTH_LAG_WORST_S,
+            max(writable[0], *(w.typical_s for w in waits)) + self.record_ttl_s / 2,
+            max(writable[1], *(w.worst_s for w in waits)) + self.record_ttl_s,
+        )
+
+    def old_primary_unhealthy_after(self) -> tuple[float, float]:
+        """When Route 53 stops trusting the dead PRIMARY (parallel to the promotion path): the minute of the
+        failure still holds healthy probes, then ``writer_alarm_periods`` whole minutes without one."""
+        period = self.alarm_period_s
+        typical_eval, worst_eval = self._standard_alarm_evaluated(self.metric_delay_s)
+        return (
+            period / 2 + self.writer_alarm_periods * period + typical_eval + ROUTE53_HEALTH_LAG_TYPICAL_S,
+            period + self.writer_alarm_periods * period + worst_eval + ROUTE53_HEALTH_LAG_WORST_S,
         )
 
 
@@ -206,6 +259,7 @@ PRICE_LAMBDA_ARM_PER_GB_SECOND = 0.0000133334
 PRICE_SCHEDULER_PER_MILLION = 1.00  # after the 14 M/month free tier
 PRICE_CW_METRIC_MONTH = 0.30
 PRICE_CW_ALARM_MONTH = 0.10  # standard resolution, per metric
+PRICE_CW_HIGH_RES_ALARM_MONTH = 0.30  # high resolution (10 s evaluation), per metric
 PRICE_CW_DASHBOARD_MONTH = 3.00  # the first 3 dashboards of an account are free
 PRICE_CW_LOGS_PER_GB = 0.50
 PRICE_R53_HEALTH_CHECK_MONTH = 0.50  # health check of an AWS resource (CloudWatch alarm)
@@ -232,7 +286,12 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
     template = template or load_template()
     resources = template.get("Resources", {})
     alarms = [r for r in resources.values() if r.get("Type") == "AWS::CloudWatch::Alarm"]
-    alarm_metrics = sum(_billed_alarm_metrics(alarm) for alarm in alarms)
+    effective = {**parameter_defaults(template), **model.parameters}
+    billed = [
+        (_billed_alarm_metrics(template, alarm, effective), _is_high_resolution(alarm, effective)) for alarm in alarms
+    ]
+    alarm_metrics = sum(count for count, _ in billed)
+    high_res_metrics = sum(count for count, high in billed if high)
     memory_gb = float(template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)) / 1024
     executions = MINUTES_PER_MONTH
     probes = executions * model.probes_per_execution
@@ -278,8 +337,10 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
         ),
         CostLine(
             "CloudWatch alarms",
-            alarm_metrics * PRICE_CW_ALARM_MONTH,
-            f"{len(alarms)} standard-resolution alarms over {alarm_metrics} metrics (billed per metric)",
+            (alarm_metrics - high_res_metrics) * PRICE_CW_ALARM_MONTH
+            + high_res_metrics * PRICE_CW_HIGH_RES_ALARM_MONTH,
+            f"{len(alarms)} alarms over {alarm_metrics} metrics, {high_res_metrics} high-resolution "
+            "(billed per metric)",
         ),
         CostLine(
             "CloudWatch dashboard",
@@ -326,12 +387,20 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
     return lines
 
 
-def _billed_alarm_metrics(alarm: dict[str, Any]) -> int:
-    """CloudWatch bills an alarm per metric it reads: a metric-math alarm counts each MetricStat."""
-    queries = alarm.get("Properties", {}).get("Metrics")
-    if not queries:
+def _billed_alarm_metrics(template: dict[str, Any], alarm: dict[str, Any], parameters: dict[str, str]) -> int:
+    """CloudWatch bills an alarm per metric it reads: a metric-math alarm counts each MetricStat that
+    its conditions keep (MonitoredNodeCount)."""
+    props = alarm.get("Properties", {})
+    if not props.get("Metrics"):
         return 1
-    return sum(1 for query in queries if "MetricStat" in query)
+    return sum(1 for query in metric_queries(template, props, parameters) if "MetricStat" in query)
+
+
+def _is_high_resolution(alarm: dict[str, Any], parameters: dict[str, str]) -> bool:
+    period = alarm.get("Properties", {}).get("Period", 60)
+    if isinstance(period, dict) and "Ref" in period:
+        period = parameters.get(str(period["Ref"]), "60")
+    return float(period) < 60
 
 
 def _seconds(value: float) -> str:
@@ -347,6 +416,7 @@ def render(model: TimingModel, config_env: str | None) -> str:
         "ProbeCadenceSeconds",
         "ProbeTimeoutSeconds",
         "HeartbeatAgeThresholdSeconds",
+        "TriggerAlarmPeriodSeconds",
         "TriggerAlarmEvaluationPeriods",
         "WriterAlarmEvaluationPeriods",
         "HealthMetricPublisher",
@@ -365,12 +435,17 @@ def render(model: TimingModel, config_env: str | None) -> str:
             f"{step.name:<48} {step.typical_s:>7.0f} s {step.worst_s:>7.0f} s   T+{typical_total:.0f}/{worst_total:.0f}"
         )
         out.append(f"    {step.why}")
+    out.append("in parallel, DNS waits for (from T+0):")
+    for wait in model.dns_waits():
+        out.append(f"  {wait.name:<46} {wait.typical_s:>7.0f} s {wait.worst_s:>7.0f} s")
+        out.append(f"    {wait.why}")
     out.append(
-        f"{'total to a writable redis.internal':<48} {_seconds(typical_total):>9} | worst {_seconds(worst_total)}"
+        f"  {'clients re-resolve (RecordTtl)':<46} {model.record_ttl_s / 2:>7.0f} s {model.record_ttl_s:>7.0f} s"
     )
-    old_typical, old_worst = model.old_primary_unhealthy_after()
+    typical, worst = model.total()
     out.append(
-        f"(in parallel: Route 53 marks the old PRIMARY unhealthy after ~{old_typical:.0f} s, worst {old_worst:.0f} s)"
+        f"{'total to a writable redis.internal':<48} {_seconds(typical):>9} | worst {_seconds(worst)}"
+        "   (the later of the promotion and DNS, plus the TTL)"
     )
     if model.promotion_mode != "auto":
         out.append(

@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gdfailover.alarm import AlarmNotification, NotificationRejected, parse_sns_event
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import SystemClock
-from gdfailover.cloudwatch import Alarms, ProbeMetrics
+from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth
 from gdfailover.config import PromoteSettings
 from gdfailover.decision import Policy
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
@@ -68,6 +68,10 @@ def _peer_alarms(region: str) -> AlarmReader:
     return Alarms(peer_client("cloudwatch", region))
 
 
+def _peer_probe_metrics(region: str) -> ProbeMetrics:
+    return ProbeMetrics(peer_client("cloudwatch", region), SETTINGS.metrics_namespace, SETTINGS.service_name)
+
+
 def _peer_datastores(region: str) -> ElastiCacheGlobalDatastores:
     return ElastiCacheGlobalDatastores(peer_client("elasticache", region))
 
@@ -81,6 +85,7 @@ sources = EvidenceSources(
     peer_alarms=_peer_alarms,
     health_checks=Route53HealthChecks(route53),
     ledger=ledger,
+    peer_probe_metrics=_peer_probe_metrics,
 )
 publisher = DecisionPublisher(
     log=lambda message, record: logger.info(message, extra={"decision_record": record}),
@@ -111,6 +116,7 @@ def _decide(notification: dict[str, Any], account_id: str, deadline: float) -> d
         datastores=datastores,
         ledger=ledger,
         clock=clock,
+        writer_health=WriterHealth(cloudwatch, SETTINGS.metrics_namespace, SETTINGS.service_name),
     )
     record = promoter.run(AlarmNotification.from_dict(notification), deadline)
     return publisher.publish(record)

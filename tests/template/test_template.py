@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from gdfailover import signals
+from tools.cfn import metric_queries, parameter_defaults
 from tests.template.stack import (
     ROOT,
     asl_placeholders,
@@ -61,6 +62,7 @@ UNSCOPABLE_ACTIONS: dict[str, str] = {
     "logs:DescribeLogGroups": "read-only",
     "cloudwatch:PutMetricData": "no resource-level permissions; must carry a cloudwatch:namespace condition",
     "cloudwatch:GetMetricData": "read-only, no resource-level permissions",
+    "elasticache:DescribeEvents": "read-only, no resource-level permissions",
 }
 
 
@@ -187,7 +189,8 @@ def test_writer_alarm_is_what_route53_can_read(default_cfn: dict[str, Any]) -> N
     alarm = _props(default_cfn, "WriterAlarm")
     assert alarm["Namespace"] == signals.DEFAULT_NAMESPACE
     assert alarm["MetricName"] == signals.HEALTH_CHECK_STATUS
-    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Minimum", 60, 1)
+    # Maximum: one healthy probe in the minute (or the promoter's datapoint) makes the record healthy
+    assert (alarm["Statistic"], alarm["Period"], alarm["Threshold"]) == ("Maximum", 60, 1)
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
     assert alarm["TreatMissingData"] == "breaching"
     assert "DatapointsToAlarm" not in alarm, "Route 53 cannot use M-of-N alarms"
@@ -467,11 +470,15 @@ def test_monitoring_alarms(template: dict[str, Any], alarm: str, metric: str, th
     props = template["Resources"][alarm]["Properties"]
     assert props["Threshold"] == threshold
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
-    stats = [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
-    assert {s["MetricName"] for s in stats} == {metric}
-    assert [s["Dimensions"][0]["Value"] for s in stats] == [
-        {"Fn::Sub": f"${{ReplicationGroupId}}-00{n}"} for n in range(1, 7)
-    ]
+    defaults = parameter_defaults(template)
+    for count in range(1, 7):
+        queries = metric_queries(template, props, defaults | {"MonitoredNodeCount": str(count)})
+        stats = [m["MetricStat"]["Metric"] for m in queries if "MetricStat" in m]
+        assert {s["MetricName"] for s in stats} == {metric}
+        # one metric per node that exists, and no more: CloudWatch bills alarms per metric
+        assert [s["Dimensions"][0]["Value"] for s in stats] == [
+            {"Fn::Sub": f"${{ReplicationGroupId}}-00{n}"} for n in range(1, count + 1)
+        ]
 
 
 # --- IAM ---------------------------------------------------------------------------------------------

@@ -10,10 +10,16 @@ and the ElastiCache Global Datastore control plane.
   INSUFFICIENT_DATA (InsufficientDataHealthStatus: Unhealthy) are unhealthy, and so is an alarm whose
   region is gone. The failover answer is PRIMARY when healthy, else SECONDARY, except that a SECONDARY
   with an unhealthy health check leaves PRIMARY answered.
+  High-resolution alarms (period 10, 20 or 30 s) are evaluated every 10 s over the period that
+  ended at the evaluation (CloudWatch user guide: "If the alarm period is 10 seconds or 30 seconds,
+  the alarm is evaluated every 10 seconds"; the rolling window is an assumption).
 - Global Datastore: describe / failover / disassociate per region, with the real API's error for a
   failover while the datastore is not available, the status going available -> modifying ->
   available, and the promotion done by real REPLICAOF commands on the two redis-servers after the
-  timing model's promotion delay.
+  timing model's promotion delay (typical by default; a scenario can ask for the worst-case
+  assumption). A hung old primary (SIGSTOP) is treated like an unreachable one.
+- Each region's ElastiCache API also reports its replication group's status and failover events
+  (DescribeReplicationGroups / DescribeEvents), which an in-region (Multi-AZ) failover scenario sets.
 """
 
 from __future__ import annotations
@@ -21,10 +27,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from gdfailover.awscall import AwsCallError, ErrorKind
-from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember, MemberRole
+from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember, MemberRole, ReplicationGroupActivity
 from tools import rto
 from tools.drill.sim import Simulation
 from tools.localredis import RedisServer
@@ -97,6 +104,14 @@ class AlarmSpec:
             treat_missing=resolve(props.get("TreatMissingData", "missing"), values),
         )
 
+    @property
+    def high_resolution(self) -> bool:
+        return self.period_s < 60
+
+    @property
+    def evaluation_interval_s(self) -> float:
+        return 10.0 if self.high_resolution else 60.0
+
     def describe(self) -> str:
         op = {"LessThanThreshold": "<", "GreaterThanThreshold": ">"}.get(self.comparison, self.comparison)
         return (
@@ -132,11 +147,12 @@ class EmulatedAlarm:
         self.datapoints.append(datapoint)
 
     def evaluate(self, now: float) -> AlarmTransition | None:
-        """Evaluate at ``now`` (a period boundary); return the transition if the state changed."""
+        """Evaluate at ``now`` (a period boundary, or a 10 s tick for a high-resolution alarm); return the
+        transition if the state changed."""
         if not self.region_alive:
             return None
         period = self.spec.period_s
-        last_end = (now // period) * period
+        last_end = (now // period) * period if not self.spec.high_resolution else (now // 10) * 10
         verdicts: list[bool | None] = []
         values: list[str] = []
         for index in range(self.spec.evaluation_periods):
@@ -242,6 +258,10 @@ class GlobalDatastoreEmulator:
         self.status = "available"
         self.unreachable_regions: set[str] = set()
         self.failover_calls: list[tuple[float, str, str]] = []  # (time, caller region, new primary)
+        self.promotion_delay_s = rto.PROMOTION_TYPICAL_S
+        #: replication group id -> status, and (emulated time, group, message) events, per ElastiCache
+        self.group_status: dict[str, str] = {m.replication_group_id: "available" for m in members}
+        self.events: list[tuple[float, str, str]] = []
         self._on_event = on_event
 
     def member(self, replication_group_id: str) -> Member:
@@ -280,20 +300,20 @@ class GlobalDatastoreEmulator:
                 f"{replication_group_id} in {primary_region} cannot become primary",
             )
         old = self.primary
-        old_reachable = old.region not in self.unreachable_regions
-        delay = rto.PROMOTION_TYPICAL_S if old_reachable else rto.PROMOTION_WORST_S
+        delay = self.promotion_delay_s
         self.status = "modifying"
         self.failover_calls.append((self._simulation.now, caller_region, replication_group_id))
+        model = "typical" if delay == rto.PROMOTION_TYPICAL_S else "worst-case assumption"
         self._on_event(
             "gds",
             f"FailoverGlobalReplicationGroup accepted (from {caller_region}): status modifying; "
-            f"{replication_group_id} PRIMARY in {delay:.0f}s (model: "
-            f"{'typical' if old_reachable else 'worst, old primary region unreachable'})",
+            f"{replication_group_id} PRIMARY in {delay:.0f}s (model: {model})",
         )
         self._simulation.after(delay, lambda: self._complete_failover(old, new))
 
     def _complete_failover(self, old: Member, new: Member) -> None:
-        old_usable = old.server.running and old.region not in self.unreachable_regions
+        # A hung (SIGSTOPped) old primary answers nothing, like an unreachable one: no WAIT, no REPLICAOF.
+        old_usable = old.server.running and not old.server.paused and old.region not in self.unreachable_regions
         if old_usable:
             # Planned switchover: no client runs during this event, so waiting for the replica's
             # acknowledgement is enough for the new primary to hold every acknowledged write.
@@ -313,6 +333,19 @@ class GlobalDatastoreEmulator:
             f"promotion complete: {new.replication_group_id} ({new.region}) is PRIMARY (REPLICAOF NO ONE)"
             + (f"; {old.replication_group_id} now REPLICAOF it" if old_usable else "; old primary unreachable"),
         )
+
+    def add_event(self, replication_group_id: str, message: str) -> None:
+        self.events.append((self._simulation.now, replication_group_id, message))
+        self._on_event("gds", f"ElastiCache event {replication_group_id}: {message}")
+
+    def activity(self, replication_group_id: str, since: datetime) -> ReplicationGroupActivity:
+        epoch = self._simulation.clock.epoch
+        events = tuple(
+            (epoch + timedelta(seconds=at), message)
+            for at, group, message in self.events
+            if group == replication_group_id and epoch + timedelta(seconds=at) >= since
+        )
+        return ReplicationGroupActivity(replication_group_id, self.group_status.get(replication_group_id, "?"), events)
 
     def disassociate(self, caller_region: str, replication_group_id: str) -> None:
         member = self.member(replication_group_id)
@@ -360,3 +393,7 @@ class RegionalDatastoreApi:
     ) -> None:
         self._reachable("DisassociateGlobalReplicationGroup")
         self._datastore.disassociate(self._region, replication_group_id)
+
+    def replication_group_activity(self, replication_group_id: str, since: datetime) -> ReplicationGroupActivity:
+        self._reachable("DescribeReplicationGroups")
+        return self._datastore.activity(replication_group_id, since)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, run_switchover
+from tools import rto
 from tools.drill.world import GLOBAL_ID, World
 from tools.localredis import free_port
 
@@ -183,6 +184,69 @@ def lag_above_gate(world: World) -> None:
     at(world, 240, primary_down)
 
 
+def replica_link_drops(world: World, label: str = "B") -> None:
+    """The replica's replication stream from the writer breaks (CLIENT KILL TYPE master): what a failed
+    primary node does to it, or what Redis's repl-timeout (60 s) does once a hung writer stays silent.
+    The replica keeps reconnecting to the same address; while nothing answers there, its link is down."""
+    with world.regions[label].server.client() as client:
+        client.execute_command("CLIENT", "KILL", "TYPE", "master")
+    world.event("fault", "drill", f"region {label}'s replication link to the writer drops")
+
+
+def multi_az_failover(world: World) -> None:
+    """Region A's writer is unavailable for 60 s while ElastiCache fails it over inside region A; region
+    A's ElastiCache API says so (DescribeReplicationGroups: modifying; DescribeEvents, as worded in the
+    TestFailover API reference). The emulated failover keeps the same server (SIGSTOP, then SIGCONT), so
+    no acknowledged write is lost, as in a real Multi-AZ failover to an in-sync replica."""
+    assert world.datastore is not None
+    datastore = world.datastore
+    group = world.regions["A"].replication_group_id
+    server = world.regions["A"].server
+
+    def start() -> None:
+        world.inject("region A's primary node fails; ElastiCache starts a Multi-AZ failover inside region A")
+        server.pause()
+        replica_link_drops(world)
+        datastore.group_status[group] = "modifying"
+        datastore.add_event(group, "Recovering cache nodes 0001")
+
+    def done() -> None:
+        server.resume()
+        datastore.add_event(group, f"Failover from primary node {group}-001 to replica node {group}-002 completed")
+        world.event("fault", "drill", "region A's writer is back (the promoted in-region replica)")
+
+    def recovered() -> None:
+        datastore.group_status[group] = "available"
+        datastore.add_event(group, "Finished recovery for cache nodes 0001")
+
+    at(world, 0, start)
+    at(world, 60, done)
+    at(world, 90, recovered)
+
+
+def hang_primary(world: World) -> None:
+    def fault() -> None:
+        world.inject("region A's redis-server hangs (SIGSTOP, never resumes); region A's AWS services work")
+        world.regions["A"].server.pause()
+
+    at(world, 0, fault)
+    at(world, 60, lambda: replica_link_drops(world))  # repl-timeout: 60 s of silence from the writer
+
+
+def emf_delayed_in_primary(world: World) -> None:
+    def fault() -> None:
+        world.inject("region A's probe metrics reach CloudWatch 65 s late (EMF extraction delay); all else fine")
+        world.regions["A"].metric_delay_s = 65.0
+
+    at(world, 0, fault)
+
+
+def lose_primary_region_slow_promotion(world: World) -> None:
+    assert world.datastore is not None
+    world.datastore.promotion_delay_s = rto.PROMOTION_WORST_S
+    lose_primary_region(world)
+
+
 # --- checks ------------------------------------------------------------------------------------------
 def dns_ends_on(label: str) -> Check:
     def check(world: World) -> tuple[str, bool]:
@@ -221,11 +285,22 @@ def operator_switched(world: World) -> tuple[str, bool]:
     return "the planned switchover passed its pre-checks and switched", switched
 
 
+def held_for(code: str) -> Check:
+    def check(world: World) -> tuple[str, bool]:
+        held = any(
+            code in (run.record or {}).get("hold_history", []) or run.result.get("code") == code
+            for run in world.promoter_runs
+        )
+        return f"the promoter held ({code}) before deciding", held
+
+    return check
+
+
 def old_primary_is_replica(world: World) -> tuple[str, bool]:
     return "region A's probe sees a replica after it returns", world.regions["A"].last_probe_status == "read_only"
 
 
-CATALOGUE_LIST = (
+CATALOGUE_LIST: tuple[Scenario, ...] = (
     Scenario(
         name="primary-region-outage",
         summary="Region A disappears: Redis, probe, metrics, alarms, SNS and ElastiCache API",
@@ -323,6 +398,48 @@ CATALOGUE_LIST = (
         inject=primary_dies_returns_then_switchover,
         run_for_s=660.0,
         checks=(dns_ends_on("A"), failovers(1), operator_switched, no_lost_writes),
+    ),
+)
+
+CATALOGUE_LIST += (
+    Scenario(
+        name="multi-az-failover",
+        summary="Region A's writer is gone 60 s while its ElastiCache API reports a Multi-AZ failover",
+        expected=(),
+        inject=multi_az_failover,
+        run_for_s=360.0,
+        checks=(dns_ends_on("A"), failovers(0), held_for("in-region-failover"), no_lost_writes),
+    ),
+    Scenario(
+        name="writer-stall-45s",
+        summary="Region A's redis-server stalls for 45 s (SIGSTOP), then resumes",
+        expected=(),
+        inject=blip(45.0),
+        run_for_s=300.0,
+        checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
+    ),
+    Scenario(
+        name="emf-delayed-in-primary",
+        summary="Region A's probe metrics arrive 65 s late (EMF); Redis and replication are fine",
+        expected=(),
+        inject=emf_delayed_in_primary,
+        run_for_s=300.0,
+        checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
+    ),
+    Scenario(
+        name="primary-redis-hangs",
+        summary="Region A's redis-server hangs for good (SIGSTOP); region A's AWS services keep working",
+        expected=("promote",),
+        inject=hang_primary,
+        checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
+    ),
+    Scenario(
+        name="primary-region-outage-slow-promotion",
+        summary="Region A disappears and the promotion takes the worst-case assumption (180 s)",
+        expected=("promote",),
+        inject=lose_primary_region_slow_promotion,
+        run_for_s=600.0,
+        checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
     ),
 )
 

@@ -25,10 +25,11 @@ import redis
 
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.cloudwatch import AlarmState
-from gdfailover.evidence import AlarmReader, EvidenceSources
+from gdfailover.evidence import AlarmReader, EvidenceSources, ProbeMetricsReader
 from gdfailover.probe import run_probe
 from gdfailover.route53 import HealthCheckView
-from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE
+from gdfailover.cloudwatch import ProbeSeries
+from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, HIGH_RESOLUTION_METRICS
 from tools import rto
 from tools.cfn import load_template, parameter_defaults
 from tools.drill.client import DrillClient, Endpoint
@@ -107,6 +108,7 @@ class Region:
     lose_next_probe: bool = False
     executions: int = 0
     last_probe_status: str | None = None
+    metric_delay_s: float | None = None  # EMF delay of this region's probe metrics; None: the model's typical
 
 
 class World:
@@ -345,6 +347,7 @@ class World:
         assert self.datastore is not None
         datastore = self.datastore
         promote.clock = self.simulation.clock  # type: ignore[attr-defined]
+        promote.WriterHealth = functools.partial(DrillWriterHealth, self, region)  # type: ignore[attr-defined]
         promote.datastores = datastore.view(region.name)  # type: ignore[attr-defined]
         sources: EvidenceSources = promote.sources
         promote.sources = dataclasses.replace(  # type: ignore[attr-defined]
@@ -354,6 +357,7 @@ class World:
             peer_datastores=datastore.view,
             peer_alarms=functools.partial(self._peer_alarms, sources.peer_alarms),
             health_checks=EmulatedHealthChecks(self),
+            peer_probe_metrics=functools.partial(self._peer_probe_metrics, sources.peer_probe_metrics),
         )
         region.promote_module = promote
 
@@ -363,12 +367,18 @@ class World:
             return UnreachableAlarms(peer_region)
         return real(peer_region)
 
+    def _peer_probe_metrics(self, real: Callable[[str], ProbeMetricsReader] | None, peer_region: str) -> Any:
+        region = next(r for r in self.regions.values() if r.name == peer_region)
+        if not region.alive or real is None:
+            return UnreachableCloudWatch(peer_region)
+        return real(peer_region)
+
     # --- the loop ---------------------------------------------------------------------------------------
     def start(self) -> None:
         sim = self.simulation
         for region in self.regions.values():
             sim.every(60.0, functools.partial(self._start_execution, region), start=SCHEDULE_OFFSET_S[region.label])
-        sim.every(rto.ALARM_EVALUATION_INTERVAL_S, self._evaluate_alarms, start=60.0)
+        sim.every(rto.HIGH_RES_EVALUATION_INTERVAL_S, self._evaluate_alarms, start=60.0)
         sim.every(1.0, self._watch_dns, start=0.0)
         assert self.client is not None
         sim.every(1.0, self.client.tick, start=0.5)
@@ -427,7 +437,7 @@ class World:
                 client.execute_command("WAIT", connected, 500)
 
     def _publish_metrics(self, region: Region, measured_at: float, metrics: dict[str, float]) -> None:
-        delay = self.model.metric_delay_s[0]
+        delay = self.model.metric_delay_s[0] if region.metric_delay_s is None else region.metric_delay_s
         arrives = measured_at + delay
         timestamp = self.simulation.clock.epoch + timedelta(seconds=measured_at)
 
@@ -443,7 +453,7 @@ class World:
                     ],
                     "Timestamp": timestamp,
                     "Value": value,
-                    "StorageResolution": 60,
+                    "StorageResolution": 1 if name in HIGH_RESOLUTION_METRICS else 60,
                 }
                 for name, value in metrics.items()
             ]
@@ -459,9 +469,13 @@ class World:
         self.simulation.at(arrives, arrive)
 
     def _evaluate_alarms(self) -> None:
+        """Every 10 s: high-resolution alarms each time, standard ones on the minute."""
+        on_the_minute = self.simulation.now % rto.ALARM_EVALUATION_INTERVAL_S < 1e-6
         for region in self.regions.values():
             for alarm in (region.writer_alarm, region.trigger_alarm):
                 assert alarm is not None
+                if not alarm.spec.high_resolution and not on_the_minute:
+                    continue
                 transition = alarm.evaluate(self.simulation.now)
                 if transition is not None:
                     self._alarm_changed(region, alarm, transition)
@@ -626,6 +640,37 @@ class EmulatedHealthChecks:
         checkers = 16
         report = "Success: alarm OK" if healthy else "Failure: alarm ALARM or INSUFFICIENT_DATA"
         return HealthCheckView(health_check_id, healthy, checkers if healthy else 0, checkers, report)
+
+
+class DrillWriterHealth:
+    """gdfailover.cloudwatch.WriterHealth on the drill: the promoter's HealthCheckStatus 1 reaches the
+    emulated writer alarm (and moto) after the PutMetricData delay."""
+
+    def __init__(self, world: World, region: Region, *args: Any) -> None:
+        self._world = world
+        self._region = region
+
+    def promoting(self, replication_group_id: str) -> None:
+        alarm = self._region.writer_alarm
+        assert alarm is not None
+        now = self._world.simulation.now
+        alarm.add(Datapoint(now, 1.0, now + rto.API_DELAY_TYPICAL_S))
+        self._world.event(
+            "promoter", self._region.label, "PutMetricData HealthCheckStatus=1 (ElastiCache accepted the promotion)"
+        )
+
+
+class UnreachableCloudWatch:
+    def __init__(self, region: str) -> None:
+        self._region = region
+
+    def series(self, replication_group_id: str, end: datetime, lookback: timedelta) -> ProbeSeries:
+        raise AwsCallError(
+            "GetMetricData",
+            ErrorKind.UNREACHABLE,
+            "EndpointConnectionError",
+            f"Could not connect to the endpoint URL: https://monitoring.{self._region}.amazonaws.com/",
+        )
 
 
 class UnreachableAlarms:

@@ -7,19 +7,34 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gdfailover.awscall import call
-from gdfailover.signals import DIM_REPLICATION_GROUP, DIM_SERVICE, HEARTBEAT_AGE, REACHABLE, REPLICATION_LINK_UP
+from gdfailover.signals import (
+    DIM_REPLICATION_GROUP,
+    DIM_SERVICE,
+    HEARTBEAT_AGE,
+    REACHABLE,
+    REPLICATION_LINK_UP,
+    put_health_datapoint,
+)
 
 Point = tuple[datetime, float]
 
 
+#: Bucket of the per-probe reads: shorter than any probe cadence, so each bucket holds at most one probe.
+RECENT_PERIOD_SECONDS = 5
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeSeries:
-    """Per-minute probe metrics of one replication group, oldest first."""
+    """Probe metrics of one replication group, oldest first: per minute, and per probe (``recent_*``,
+    5-second buckets of the high-resolution metrics)."""
 
     reachable: tuple[Point, ...]  # Maximum: 1 when at least one probe that minute got an answer
     heartbeat_age: tuple[Point, ...]  # Maximum seconds since the writer's last heartbeat
     # Minimum: 1 only when every probe that minute found this replica's link to the writer up and busy
     replication_link_up: tuple[Point, ...] = ()
+    recent_reachable: tuple[Point, ...] = ()
+    recent_heartbeat_age: tuple[Point, ...] = ()
+    recent_replication_link_up: tuple[Point, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,14 +68,15 @@ class ProbeMetrics:
         ]
         queries = [
             {
-                "Id": query_id,
+                "Id": f"{prefix}{query_id}",
                 "MetricStat": {
                     "Metric": {"Namespace": self._namespace, "MetricName": name, "Dimensions": dimensions},
-                    "Period": 60,
+                    "Period": period,
                     "Stat": stat,
                 },
                 "ReturnData": True,
             }
+            for prefix, period in (("", 60), ("recent_", RECENT_PERIOD_SECONDS))
             for query_id, name, stat in (
                 ("reachable", REACHABLE, "Maximum"),
                 ("heartbeat_age", HEARTBEAT_AGE, "Maximum"),
@@ -75,7 +91,7 @@ class ProbeMetrics:
             EndTime=end,
             ScanBy="TimestampAscending",
         )
-        by_id: dict[str, tuple[Point, ...]] = {"reachable": (), "heartbeat_age": (), "replication_link_up": ()}
+        by_id: dict[str, tuple[Point, ...]] = {str(query["Id"]): () for query in queries}
         for result in response.get("MetricDataResults") or []:
             points = sorted(zip(result.get("Timestamps") or [], result.get("Values") or [], strict=False))
             by_id[str(result.get("Id"))] = tuple((stamp, float(value)) for stamp, value in points)
@@ -83,6 +99,9 @@ class ProbeMetrics:
             reachable=by_id["reachable"],
             heartbeat_age=by_id["heartbeat_age"],
             replication_link_up=by_id["replication_link_up"],
+            recent_reachable=by_id["recent_reachable"],
+            recent_heartbeat_age=by_id["recent_heartbeat_age"],
+            recent_replication_link_up=by_id["recent_replication_link_up"],
         )
 
 
@@ -106,4 +125,25 @@ class Alarms:
             state=str(alarm.get("StateValue", "INSUFFICIENT_DATA")),
             updated=alarm.get("StateUpdatedTimestamp"),
             reason=str(alarm.get("StateReason", "")),
+        )
+
+
+class WriterHealth:
+    """Publishes a HealthCheckStatus 1 for a replication group ElastiCache is promoting (see
+    :func:`gdfailover.signals.put_health_datapoint`). Raises AwsCallError on failure."""
+
+    def __init__(self, client: Any, namespace: str, service: str) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._service = service
+
+    def promoting(self, replication_group_id: str) -> None:
+        call(
+            "PutMetricData",
+            put_health_datapoint,
+            cloudwatch=self._client,
+            namespace=self._namespace,
+            service=self._service,
+            replication_group_id=replication_group_id,
+            value=1.0,
         )

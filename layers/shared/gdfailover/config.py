@@ -147,6 +147,9 @@ class PromoteSettings:
     account_id: str | None = None
     metrics_namespace: str = "Custom/Redis"
     service_name: str = "gds-failover"
+    heartbeat_threshold_seconds: float | None = None
+    in_region_failover_grace_seconds: int = 120
+    publish_health_on_promotion: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PromoteSettings:
@@ -174,4 +177,11 @@ class PromoteSettings:
             account_id=env_optional(env, "ACCOUNT_ID"),
             metrics_namespace=env_str(env, "POWERTOOLS_METRICS_NAMESPACE", "Custom/Redis"),
             service_name=env_str(env, "POWERTOOLS_SERVICE_NAME", "gds-failover"),
+            heartbeat_threshold_seconds=(
+                env_float(env, "HEARTBEAT_AGE_THRESHOLD_SECONDS", 0.0, 1.0, 3600.0)
+                if env_optional(env, "HEARTBEAT_AGE_THRESHOLD_SECONDS")
+                else None
+            ),
+            in_region_failover_grace_seconds=env_int(env, "IN_REGION_FAILOVER_GRACE_SECONDS", 120, 0, 900),
+            publish_health_on_promotion=env_bool(env, "PUBLISH_HEALTH_ON_PROMOTION", True),
         )

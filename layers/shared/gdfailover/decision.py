@@ -21,10 +21,15 @@ from typing import Any
 from gdfailover.awscall import ErrorKind
 from gdfailover.config import PromoteSettings
 from gdfailover.elasticache import STATUS_AVAILABLE, STATUS_MODIFYING, MemberRole
-from gdfailover.evidence import CallFailure, Evidence, Vote
+from gdfailover.evidence import CallFailure, Evidence, Vote, WriterSignal
 
 #: A StateChangeTime this far in the future is clock skew we tolerate; further is a forgery or a bug.
 FUTURE_TOLERANCE = timedelta(seconds=60)
+#: While this replica's replication link is still up, hold this long after the notification before
+#: calling the writer alive: a writer that vanished without closing its connections (a lost region, a
+#: hung process) is noticed by the replica only after repl-timeout (60 s, Redis's default; assumption
+#: for ElastiCache, which does not expose it) plus one probe and its metric delay.
+LINK_UP_GRACE = timedelta(seconds=90)
 
 
 class Outcome(StrEnum):
@@ -47,6 +52,10 @@ class Policy:
     local_health_max_age: timedelta = timedelta(seconds=300)
     peer_writer_alarm_name: str | None = None
     break_glass_disassociate: bool = False
+    #: HeartbeatAge that fires the trigger; a later datapoint below it means the writer is back
+    heartbeat_threshold_seconds: float | None = None
+    #: Hold this long after a Multi-AZ failover began in the writer's region before promoting across regions
+    in_region_failover_grace: timedelta = timedelta(seconds=120)
 
     @classmethod
     def from_settings(cls, settings: PromoteSettings, account_id: str) -> Policy:
@@ -62,6 +71,8 @@ class Policy:
             local_health_max_age=timedelta(seconds=settings.local_health_max_age_seconds),
             peer_writer_alarm_name=settings.peer_writer_alarm_name,
             break_glass_disassociate=settings.break_glass_disassociate,
+            heartbeat_threshold_seconds=settings.heartbeat_threshold_seconds,
+            in_region_failover_grace=timedelta(seconds=settings.in_region_failover_grace_seconds),
         )
 
 
@@ -92,6 +103,8 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
         _check_datastore,
         _check_cooldown,
         _check_local_replica,
+        _check_writer_recovered,
+        _check_in_region_failover,
         _check_replication_link,
         _check_writer_confirmed,
         _check_lag,
@@ -200,30 +213,87 @@ def _check_local_replica(evidence: Evidence, policy: Policy) -> Decision | None:
     return None
 
 
+def _check_writer_recovered(evidence: Evidence, policy: Policy) -> Decision | None:
+    """A probe after the notification read a heartbeat younger than the trigger threshold: the writer
+    came back (a stall, an in-region failover that finished). Nothing to decide, nobody to page."""
+    latest = evidence.recent_heartbeat_age
+    threshold = policy.heartbeat_threshold_seconds
+    if latest is None or threshold is None:
+        return None
+    stamp, age = latest
+    if stamp <= evidence.notification.state_change_time or age > threshold:
+        return None
+    return _noop(
+        "writer-recovered",
+        f"this region's probe at {stamp.isoformat()} read the writer's heartbeat {age:.0f}s old "
+        f"(threshold {threshold:g}s), after the alarm: the writer is back",
+    )
+
+
+def _check_in_region_failover(evidence: Evidence, policy: Policy) -> Decision | None:
+    """A Multi-AZ failover in the writer's region is a writer that is moving, not a writer that is gone:
+    promoting across regions now would lose data for nothing. Hold for a bounded grace, then decide
+    without it (a failover that has not restored the writer by then is not going to)."""
+    activity = evidence.peer_activity
+    if activity is None or not activity.in_progress:
+        return None
+    began = activity.failover_started or evidence.notification.state_change_time
+    elapsed = evidence.gathered_at - began
+    if elapsed >= policy.in_region_failover_grace:
+        return None
+    what = (
+        f"events since {began.isoformat()}: {activity.failover_events[-1][1]}"
+        if activity.failover_events
+        else f"status {activity.status}"
+    )
+    return _hold(
+        "in-region-failover",
+        f"{activity.replication_group_id} in {evidence.peer_region} is failing over inside its region ({what}); "
+        f"holding {policy.in_region_failover_grace.total_seconds():.0f}s from its start "
+        f"({elapsed.total_seconds():.0f}s so far) for it to finish",
+        evidence.lag.seconds,
+    )
+
+
 def _check_replication_link(evidence: Evidence, policy: Policy) -> Decision | None:
     """This replica still hearing from the writer outvotes the writer region's views: Route 53's health
     check and the writer alarm both come from the writer region's probe, which may be what failed.
-    Link down or no datapoint is no vote: absence is not evidence of life (nor of death)."""
+    Link down or no datapoint is no vote: absence is not evidence of life (nor of death).
+
+    A link that is up may not have noticed yet that the writer vanished (repl-timeout): hold for
+    LINK_UP_GRACE after the notification, then call the writer alive."""
     link = evidence.replication_link
-    if link.up is None or link.observed_at is None or link.up < 1:
+    up, observed_at, where = link.up, link.observed_at, "in the minute of"
+    if evidence.recent_link_up is not None:
+        (observed_at, up), where = evidence.recent_link_up, "at"
+    if up is None or observed_at is None or up < 1:
         return None
-    age = evidence.gathered_at - link.observed_at
+    age = evidence.gathered_at - observed_at
     if age > policy.local_health_max_age:
         return None
+    seen = f"ReplicationLinkUp 1 {where} {observed_at.isoformat()}, {age.total_seconds():.0f}s ago"
+    since_alarm = evidence.gathered_at - evidence.notification.state_change_time
+    if since_alarm < LINK_UP_GRACE:
+        return _hold(
+            "writer-link-up",
+            f"this region's replica still has its replication link to the writer ({seen}); a vanished writer "
+            f"shows as a link timeout: re-checking for {LINK_UP_GRACE.total_seconds():.0f}s after the alarm",
+            evidence.lag.seconds,
+        )
     return _refuse(
         "writer-alive",
-        f"this region's replica is still replicating from the writer (ReplicationLinkUp 1 in the minute of "
-        f"{link.observed_at.isoformat()}, {age.total_seconds():.0f}s ago): the writer is alive, whatever the "
-        "writer region's probe reports",
+        f"this region's replica is still replicating from the writer ({seen}): the writer is alive, whatever "
+        "the writer region's probe reports",
         evidence.lag.seconds,
     )
 
 
 def _check_writer_confirmed(evidence: Evidence, policy: Policy) -> Decision | None:
     rpo = evidence.lag.seconds
-    dead = [signal for signal in evidence.writer_signals if signal.vote == Vote.DEAD]
-    alive = [signal for signal in evidence.writer_signals if signal.vote == Vote.ALIVE]
-    unknown = [signal for signal in evidence.writer_signals if signal.vote == Vote.UNKNOWN]
+    signals = _counted_signals(evidence)
+    dead = [signal for signal in signals if signal.vote == Vote.DEAD]
+    alive = [signal for signal in signals if signal.vote == Vote.ALIVE]
+    unknown = [signal for signal in signals if signal.vote == Vote.UNKNOWN]
     if dead and alive:
         return _hold(
             "vantages-disagree",
@@ -254,6 +324,13 @@ def _check_writer_confirmed(evidence: Evidence, policy: Policy) -> Decision | No
     return None
 
 
+def _counted_signals(evidence: Evidence) -> tuple[WriterSignal, ...]:
+    """Fresh votes (per-probe, seconds old) outrank the minute-resolution views, which lag the writer's
+    real state by one to three minutes; without a fresh vote every signal counts."""
+    fresh = tuple(s for s in evidence.writer_signals if s.fresh and s.vote != Vote.UNKNOWN)
+    return fresh or evidence.writer_signals
+
+
 def _check_lag(evidence: Evidence, policy: Policy) -> Decision | None:
     rpo = evidence.lag.seconds
     if rpo is None:
@@ -270,7 +347,7 @@ def _check_lag(evidence: Evidence, policy: Policy) -> Decision | None:
 def _promote(evidence: Evidence, policy: Policy) -> Decision:
     rpo = evidence.lag.seconds
     note = evidence.notification
-    dead = [signal for signal in evidence.writer_signals if signal.vote == Vote.DEAD]
+    dead = [signal for signal in _counted_signals(evidence) if signal.vote == Vote.DEAD]
     reasons = [
         f"{note.alarm_name} in ALARM since {note.state_change_time.isoformat()}",
         *(f"{signal.source}: {signal.detail}" for signal in dead),

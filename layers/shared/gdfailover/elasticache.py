@@ -7,8 +7,10 @@ on an emulator. :func:`wait_until_primary` works with either.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -73,6 +75,44 @@ class GlobalDatastore:
         )
 
 
+#: Event messages of an in-region (Multi-AZ) failover or node recovery, as ElastiCache words them
+#: (TestFailover API reference: "Failover from primary node <id> to replica node <id> completed",
+#: "Recovering cache nodes <id>", "Finished recovery for cache nodes <id>").
+IN_REGION_FAILOVER_EVENT = re.compile(r"failover from primary node|failover to replica node|recovering cache nodes", re.I)
+IN_REGION_RECOVERED_EVENT = re.compile(r"finished recovery for cache nodes", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicationGroupActivity:
+    """What a replication group's own region says about it: status and recent failover events."""
+
+    replication_group_id: str
+    status: str
+    failover_events: tuple[tuple[datetime, str], ...]  # oldest first
+
+    @property
+    def failover_started(self) -> datetime | None:
+        """When the in-region failover that is still unresolved began (None: nothing in progress)."""
+        started: datetime | None = None
+        for when, message in self.failover_events:
+            if IN_REGION_RECOVERED_EVENT.search(message):
+                started = None
+            elif IN_REGION_FAILOVER_EVENT.search(message) and started is None:
+                started = when
+        return started
+
+    @property
+    def in_progress(self) -> bool:
+        return self.status == STATUS_MODIFYING or self.failover_started is not None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "replication_group_id": self.replication_group_id,
+            "status": self.status,
+            "failover_events": [f"{when.isoformat()} {message}" for when, message in self.failover_events],
+        }
+
+
 class GlobalDatastoreApi(Protocol):
     """What the promoter needs from ElastiCache (or from the drill's emulator).
 
@@ -88,6 +128,8 @@ class GlobalDatastoreApi(Protocol):
     def disassociate(
         self, global_replication_group_id: str, replication_group_id: str, replication_group_region: str
     ) -> None: ...
+
+    def replication_group_activity(self, replication_group_id: str, since: datetime) -> ReplicationGroupActivity: ...
 
 
 class ElastiCacheGlobalDatastores:
@@ -133,6 +175,29 @@ class ElastiCacheGlobalDatastores:
             GlobalReplicationGroupId=global_replication_group_id,
             ReplicationGroupId=replication_group_id,
             ReplicationGroupRegion=replication_group_region,
+        )
+
+
+    def replication_group_activity(self, replication_group_id: str, since: datetime) -> ReplicationGroupActivity:
+        """DescribeReplicationGroups + DescribeEvents (this client's region): is a Multi-AZ failover running?"""
+        groups = call(
+            "DescribeReplicationGroups",
+            self._client.describe_replication_groups,
+            ReplicationGroupId=replication_group_id,
+        ).get("ReplicationGroups") or [{}]
+        events: list[tuple[datetime, str]] = []
+        for source_type, source_id in (("replication-group", replication_group_id), ("cache-cluster", None)):
+            kwargs: dict[str, Any] = {"SourceType": source_type, "StartTime": since, "MaxRecords": 100}
+            if source_id is not None:
+                kwargs["SourceIdentifier"] = source_id
+            for event in call("DescribeEvents", self._client.describe_events, **kwargs).get("Events") or []:
+                source = str(event.get("SourceIdentifier", ""))
+                message = str(event.get("Message", ""))
+                if source == replication_group_id or source.startswith(f"{replication_group_id}-"):
+                    if IN_REGION_FAILOVER_EVENT.search(message) or IN_REGION_RECOVERED_EVENT.search(message):
+                        events.append((event["Date"], message))
+        return ReplicationGroupActivity(
+            replication_group_id, str(groups[0].get("Status", "unknown")), tuple(sorted(events))
         )
 
 

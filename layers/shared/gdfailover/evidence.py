@@ -8,6 +8,7 @@ the slow peer-region calls run concurrently so a dead region costs one timeout, 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from gdfailover.awscall import AwsCallError, ErrorKind, classify
 from gdfailover.clock import Clock
 from gdfailover.cloudwatch import AlarmState, Point, ProbeSeries
 from gdfailover.config import PromoteSettings
-from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreApi
+from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreApi, ReplicationGroupActivity
 from gdfailover.ledger import Latch
 from gdfailover.route53 import HealthCheckView
 
@@ -29,6 +30,12 @@ METRICS_LOOKBACK = timedelta(minutes=30)
 CLIMB_RATE = 0.5
 #: The writer's own alarm notices death up to ~3 minutes late (period + EMF delay): not lost writes.
 WRITER_ALARM_DETECTION_ALLOWANCE = timedelta(minutes=3)
+#: The writer region's own probe datapoints count when this recent (two 30 s cadences, with EMF delay).
+PEER_PROBE_FRESHNESS = timedelta(seconds=75)
+#: Consecutive failed probes of the writer region's own probe that count as "the writer is down".
+PEER_PROBE_FAILURES = 2
+#: How far back the writer region's ElastiCache events are read for an in-region (Multi-AZ) failover.
+IN_REGION_EVENTS_LOOKBACK = timedelta(minutes=10)
 
 
 class Vote(StrEnum):
@@ -60,9 +67,13 @@ class WriterSignal:
     vote: Vote
     detail: str
     transient: bool = False  # an UNKNOWN caused by throttling or a timeout: worth asking again
+    #: Seconds-fresh evidence (the writer region's own last probes, its unreachable API). When a fresh
+    #: signal votes, the minute-resolution views (Route 53, the writer alarm) are only recorded: they
+    #: lag the truth by one to three minutes in both directions.
+    fresh: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "vote": self.vote.value, "detail": self.detail}
+        return {"source": self.source, "vote": self.vote.value, "detail": self.detail, "fresh": self.fresh}
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +117,11 @@ class Evidence:
     replication_link: ReplicationLink = NO_REPLICATION_LINK_DATA
     peer_region: str | None = None
     peer_control_plane: str = "not_checked"  # reachable | unreachable | error | not_checked
+    #: The writer's replication group as its own region reports it (Multi-AZ failover in progress?)
+    peer_activity: ReplicationGroupActivity | None = None
+    #: This replica's latest per-probe HeartbeatAge and ReplicationLinkUp (5 s buckets), if any
+    recent_heartbeat_age: Point | None = None
+    recent_link_up: Point | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -129,6 +145,9 @@ class Evidence:
             "latch_failure": str(self.latch_failure) if self.latch_failure else None,
             "peer_region": self.peer_region,
             "peer_control_plane": self.peer_control_plane,
+            "peer_activity": self.peer_activity.as_dict() if self.peer_activity else None,
+            "recent_heartbeat_age": _point_dict(self.recent_heartbeat_age),
+            "recent_link_up": _point_dict(self.recent_link_up),
             "timings_ms": self.timings_ms,
         }
 
@@ -159,6 +178,8 @@ class EvidenceSources:
     peer_alarms: Callable[[str], AlarmReader]
     health_checks: HealthCheckReader
     ledger: LatchReader
+    #: The writer region's probe metrics (its own per-probe view of its Redis); None: not consulted
+    peer_probe_metrics: Callable[[str], ProbeMetricsReader] | None = None
 
 
 def gather_evidence(
@@ -171,8 +192,9 @@ def gather_evidence(
     )
     primary = datastore.primary if datastore else None
     peer_region = primary.region if primary and primary.region != settings.region else None
+    peer_group = primary.replication_group_id if primary else ""
 
-    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="evidence") as pool:
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="evidence") as pool:
         series_future = pool.submit(
             _timed,
             clock,
@@ -203,9 +225,22 @@ def gather_evidence(
                 clock,
                 timings,
                 "peer_control_plane",
-                lambda: sources.peer_datastores(region).describe(settings.global_replication_group_id),
+                lambda: sources.peer_datastores(region).replication_group_activity(
+                    peer_group, now - IN_REGION_EVENTS_LOOKBACK
+                ),
             )
             if (region := peer_region)
+            else None
+        )
+        peer_probe_future = (
+            pool.submit(
+                _timed,
+                clock,
+                timings,
+                "peer_probe",
+                lambda: reader(region).series(peer_group, now, PEER_PROBE_FRESHNESS * 2),
+            )
+            if (region := peer_region) and (reader := sources.peer_probe_metrics) is not None
             else None
         )
         series, series_failure = series_future.result()
@@ -217,9 +252,12 @@ def gather_evidence(
         if alarm_future is not None:
             peer_alarm, alarm_failure = alarm_future.result()
             signals.append(_peer_alarm_signal(peer_alarm, alarm_failure, peer_region or "?"))
+        if peer_probe_future is not None:
+            signals.append(_peer_probe_signal(*peer_probe_future.result(), peer_region or "?", now))
         control_plane = "not_checked"
+        activity: ReplicationGroupActivity | None = None
         if control_plane_future is not None:
-            _, control_failure = control_plane_future.result()
+            activity, control_failure = control_plane_future.result()
             control_plane, control_signal = _control_plane_signal(control_failure, peer_region or "?")
             if control_signal is not None:
                 signals.append(control_signal)
@@ -242,8 +280,17 @@ def gather_evidence(
         replication_link=_replication_link(series),
         peer_region=peer_region,
         peer_control_plane=control_plane,
+        peer_activity=activity,
+        recent_heartbeat_age=series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
+        recent_link_up=(
+            series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None
+        ),
         timings_ms=timings,
     )
+
+
+def _point_dict(point: Point | None) -> dict[str, Any] | None:
+    return None if point is None else {"at": point[0].isoformat(), "value": point[1]}
 
 
 def _timed[T](
@@ -290,10 +337,47 @@ def _control_plane_signal(failure: CallFailure | None, region: str) -> tuple[str
         return "reachable", None
     if failure.kind == ErrorKind.UNREACHABLE:
         signal = WriterSignal(
-            f"peer_control_plane@{region}", Vote.DEAD, f"writer region ElastiCache API unreachable: {failure}"
+            f"peer_control_plane@{region}",
+            Vote.DEAD,
+            f"writer region ElastiCache API unreachable: {failure}",
+            fresh=True,
         )
         return "unreachable", signal
     return "error", None
+
+
+def _peer_probe_signal(
+    series: ProbeSeries | None, failure: CallFailure | None, region: str, now: datetime
+) -> WriterSignal:
+    """The writer region's own probe, probe by probe: the freshest view of the writer there is."""
+    source = f"peer_probe@{region}"
+    if series is None:
+        assert failure is not None
+        if failure.kind == ErrorKind.UNREACHABLE:
+            return WriterSignal(source, Vote.DEAD, f"writer region CloudWatch unreachable: {failure}", fresh=True)
+        return WriterSignal(source, Vote.UNKNOWN, f"GetMetricData failed: {failure}", _transient(failure))
+    recent = [(stamp, value) for stamp, value in series.recent_reachable if now - stamp <= PEER_PROBE_FRESHNESS]
+    if not recent:
+        return WriterSignal(
+            source, Vote.UNKNOWN, f"no Reachable datapoint from the writer region in the last {PEER_PROBE_FRESHNESS}"
+        )
+    stamp, value = recent[-1]
+    if value >= 1:
+        return WriterSignal(source, Vote.ALIVE, f"writer's own probe reached it at {stamp.isoformat()}", fresh=True)
+    failed = list(itertools.takewhile(lambda point: point[1] < 1, reversed(recent)))
+    if len(failed) < PEER_PROBE_FAILURES:
+        return WriterSignal(
+            source,
+            Vote.UNKNOWN,
+            f"writer's own probe failed once at {stamp.isoformat()}; waiting for the next",
+            transient=True,
+        )
+    return WriterSignal(
+        source,
+        Vote.DEAD,
+        f"writer's own probe failed its last {len(failed)} probes (since {failed[-1][0].isoformat()})",
+        fresh=True,
+    )
 
 
 def _transient(failure: CallFailure) -> bool:

@@ -77,6 +77,10 @@ class DecisionRecord:
         }
 
 
+class WriterHealthPublisher(Protocol):
+    def promoting(self, replication_group_id: str) -> None: ...
+
+
 class Promoter:
     def __init__(
         self,
@@ -87,7 +91,9 @@ class Promoter:
         datastores: GlobalDatastoreApi,
         ledger: LatchLedger,
         clock: Clock,
+        writer_health: WriterHealthPublisher | None = None,
     ) -> None:
+        self._writer_health = writer_health
         self._settings = settings
         self._policy = policy
         self._sources = sources
@@ -163,6 +169,7 @@ class Promoter:
             failover_failure = CallFailure.of(error)
             action |= {"result": "rejected", "error": error.as_dict()}
         else:
+            action["health_datapoint"] = self._announce_writer()
             wait = wait_until_primary(
                 self._datastores,
                 group,
@@ -237,6 +244,19 @@ class Promoter:
         )
         code = "promote-break-glass" if detached else "promote-unconfirmed"
         return replace(decision, code=code, reasons=(*decision.reasons, reason)), action
+
+    def _announce_writer(self) -> str:
+        """ElastiCache accepted the failover: tell the writer alarm now (HealthCheckStatus 1), so Route 53
+        moves redis.internal here while the promotion completes instead of a healthy minute after it.
+        Clients reaching this region before it completes get READONLY and retry; if the promotion
+        failed, the next probes publish 0 and the record turns unhealthy within a minute."""
+        if self._writer_health is None or not self._settings.publish_health_on_promotion:
+            return "off"
+        try:
+            self._writer_health.promoting(self._settings.replication_group_id)
+        except AwsCallError as error:
+            return f"failed: {error}"
+        return "published"
 
     def _wait_budget(self, deadline: float) -> float:
         return max(0.0, min(float(self._settings.failover_wait_seconds), deadline - self._clock.monotonic()))

@@ -2,8 +2,10 @@
 
 Alarms and the Route 53 health check match these names and dimensions exactly, so they are
 defined once here (and in template.yaml, which tests/template checks against this module).
-All probe metrics are standard resolution: Route 53 CLOUDWATCH_METRIC health checks cannot use
-high-resolution alarms.
+HealthCheckStatus is standard resolution: Route 53 CLOUDWATCH_METRIC health checks cannot use
+high-resolution alarms. Reachable, HeartbeatAge and ReplicationLinkUp are high resolution (1 s storage,
+same price per metric): the promotion trigger alarm is a 10-second-evaluated alarm on HeartbeatAge, and
+the promoter reads the last probes one by one (per-minute reads still work on them).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ DIM_REPLICATION_GROUP = "ReplicationGroupId"
 DIM_SERVICE = "service"  # added by Powertools from POWERTOOLS_SERVICE_NAME
 DIM_DECISION = "Decision"
 
+#: Published with StorageResolution 1; everything else (HealthCheckStatus above all) with 60.
+HIGH_RESOLUTION_METRICS = frozenset({REACHABLE, HEARTBEAT_AGE, REPLICATION_LINK_UP})
+
 
 class MetricsSink(Protocol):
     """What Powertools ``Metrics`` offers; lets unit tests use a recorder."""
@@ -39,17 +44,18 @@ def record_probe(metrics: MetricsSink, result: ProbeResult, include_health: bool
     ``include_health`` is False when HealthCheckStatus goes through PutMetricData instead
     (HEALTH_METRIC_PUBLISHER=api), so the alarm never sees the same datapoint twice.
     """
-    from aws_lambda_powertools.metrics import MetricUnit
+    from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 
+    high = MetricResolution.High
     metrics.add_dimension(name=DIM_REPLICATION_GROUP, value=result.replication_group_id)
     if include_health:
         metrics.add_metric(name=HEALTH_CHECK_STATUS, unit=MetricUnit.Count, value=result.healthy)
-    metrics.add_metric(name=REACHABLE, unit=MetricUnit.Count, value=result.reachable)
+    metrics.add_metric(name=REACHABLE, unit=MetricUnit.Count, value=result.reachable, resolution=high)
     metrics.add_metric(name=PROBE_LATENCY, unit=MetricUnit.Milliseconds, value=result.latency_ms)
     if result.heartbeat_age_s is not None:
-        metrics.add_metric(name=HEARTBEAT_AGE, unit=MetricUnit.Seconds, value=result.heartbeat_age_s)
+        metrics.add_metric(name=HEARTBEAT_AGE, unit=MetricUnit.Seconds, value=result.heartbeat_age_s, resolution=high)
     if (link_up := result.replication_link_up) is not None:
-        metrics.add_metric(name=REPLICATION_LINK_UP, unit=MetricUnit.Count, value=link_up)
+        metrics.add_metric(name=REPLICATION_LINK_UP, unit=MetricUnit.Count, value=link_up, resolution=high)
 
 
 def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: ProbeResult) -> None:
@@ -58,6 +64,16 @@ def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: Pro
     Use when EMF's log-extraction delay matters: the datapoint is in CloudWatch when the call
     returns. Needs the ``monitoring`` interface endpoint or a NAT from the probe's subnets.
     """
+    put_health_datapoint(cloudwatch, namespace, service, result.replication_group_id, float(result.healthy))
+
+
+def put_health_datapoint(cloudwatch: Any, namespace: str, service: str, replication_group_id: str, value: float) -> None:
+    """One HealthCheckStatus datapoint, exactly as the probe publishes it (the writer alarm's metric).
+
+    The promoter and the switchover publish a 1 for the region they are promoting once ElastiCache has
+    accepted the failover: the writer alarm (Maximum over the minute) then turns OK at its next
+    evaluation, so Route 53 can move ``redis.internal`` while the promotion completes.
+    """
     cloudwatch.put_metric_data(
         Namespace=namespace,
         MetricData=[
@@ -65,9 +81,9 @@ def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: Pro
                 "MetricName": HEALTH_CHECK_STATUS,
                 "Dimensions": [
                     {"Name": DIM_SERVICE, "Value": service},
-                    {"Name": DIM_REPLICATION_GROUP, "Value": result.replication_group_id},
+                    {"Name": DIM_REPLICATION_GROUP, "Value": replication_group_id},
                 ],
-                "Value": float(result.healthy),
+                "Value": value,
                 "Unit": "Count",
                 "StorageResolution": 60,
             }
