@@ -69,6 +69,14 @@ def condition_holds(template: dict[str, Any], name: str, parameters: dict[str, s
     return bool(_evaluate(template, template["Conditions"][name], parameters))
 
 
+_CONDITION_FUNCTIONS: dict[str, Any] = {
+    "Fn::Equals": lambda values: values[0] == values[1],
+    "Fn::Not": lambda values: not values[0],
+    "Fn::And": all,
+    "Fn::Or": any,
+}
+
+
 def _evaluate(template: dict[str, Any], node: Any, parameters: dict[str, str]) -> Any:
     if not isinstance(node, dict):
         return str(node)
@@ -77,26 +85,19 @@ def _evaluate(template: dict[str, Any], node: Any, parameters: dict[str, str]) -
         return parameters[argument]
     if function in ("Condition", "Fn::Condition"):
         return condition_holds(template, argument, parameters)
-    values = [_evaluate(template, item, parameters) for item in argument]
-    if function == "Fn::Equals":
-        return values[0] == values[1]
-    if function == "Fn::Not":
-        return not values[0]
-    if function == "Fn::And":
-        return all(values)
-    if function == "Fn::Or":
-        return any(values)
-    raise ValueError(f"unsupported condition function {function}")
+    if function not in _CONDITION_FUNCTIONS:
+        raise ValueError(f"unsupported condition function {function}")
+    return _CONDITION_FUNCTIONS[function]([_evaluate(template, item, parameters) for item in argument])
 
 
 def metric_queries(template: dict[str, Any], alarm_props: dict[str, Any], parameters: dict[str, str]) -> list[Any]:
     """An alarm's ``Metrics`` with ``Fn::If [condition, query, AWS::NoValue]`` entries resolved."""
     resolved: list[Any] = []
-    for query in alarm_props.get("Metrics") or []:
-        if isinstance(query, dict) and "Fn::If" in query:
-            condition, then, otherwise = query["Fn::If"]
+    for entry in alarm_props.get("Metrics") or []:
+        query = entry
+        if isinstance(entry, dict) and "Fn::If" in entry:
+            condition, then, otherwise = entry["Fn::If"]
             query = then if condition_holds(template, condition, parameters) else otherwise
-            if query == {"Ref": "AWS::NoValue"}:
-                continue
-        resolved.append(query)
+        if query != {"Ref": "AWS::NoValue"}:
+            resolved.append(query)
     return resolved

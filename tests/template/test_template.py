@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from gdfailover import signals
-from tools.cfn import metric_queries, parameter_defaults
 from tests.template.stack import (
     ROOT,
     asl_placeholders,
@@ -26,6 +25,7 @@ from tests.template.stack import (
     transformed,
     validate_asl,
 )
+from tools.cfn import metric_queries, parameter_defaults
 
 #: Parameter sets that exercise every condition of the template.
 VARIANTS: dict[str, dict[str, str]] = {

@@ -16,7 +16,7 @@ import pytest
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import ErrorKind
 from gdfailover.decision import Outcome, Policy, decide, should_break_glass
-from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember
+from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreMember, ReplicationGroupActivity
 from gdfailover.evidence import (
     NO_REPLICATION_LINK_DATA,
     CallFailure,
@@ -51,6 +51,13 @@ PEER_ALARM_OK = WriterSignal(f"peer_alarm@{PEER}", Vote.ALIVE, "writer alarm is 
 PEER_UNREACHABLE = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer region CloudWatch unreachable")
 PEER_ALARM_DEAD = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer alarm in ALARM")
 LINK_UP = ReplicationLink(1.0, NOW - timedelta(seconds=60))
+#: The trigger went to ALARM longer ago than LINK_UP_GRACE: a link still up now is a live writer.
+OLD_ALARM = timedelta(seconds=120)
+PROBE_DEAD = WriterSignal(f"peer_probe@{PEER}", Vote.DEAD, "writer's own probe failed its last 3 probes", fresh=True)
+PROBE_ALIVE = WriterSignal(f"peer_probe@{PEER}", Vote.ALIVE, "writer's own probe reached it", fresh=True)
+FAILING_OVER = ReplicationGroupActivity(
+    "my-gds-use1", "modifying", ((NOW - timedelta(seconds=40), "Recovering cache nodes 0001"),)
+)
 R53_THROTTLED = WriterSignal("route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True)
 
 
@@ -263,16 +270,113 @@ CASES = [
     Case("no second vantage configured", {"writer_signals": ()}, Outcome.REFUSE, "no-confirmation"),
     # this region's replica's own link to the writer: a vantage independent of the writer region's probe
     Case(
-        "probe broken in the writer region while this replica's link is up",
+        "link still up 50 s after the alarm: hold for the replica's link timeout",
         {"writer_signals": (R53_DEAD, PEER_ALARM_DEAD), "replication_link": LINK_UP},
+        Outcome.HOLD,
+        "writer-link-up",
+    ),
+    Case(
+        "probe broken in the writer region while this replica's link stays up",
+        {
+            "writer_signals": (R53_DEAD, PEER_ALARM_DEAD),
+            "replication_link": LINK_UP,
+            "notification": notification(state_change_time=NOW - OLD_ALARM),
+        },
         Outcome.REFUSE,
         "writer-alive",
     ),
     Case(
         "link up outvotes an unreachable writer-region CloudWatch",
-        {"writer_signals": (PEER_UNREACHABLE,), "replication_link": LINK_UP},
+        {
+            "writer_signals": (PEER_UNREACHABLE,),
+            "replication_link": LINK_UP,
+            "notification": notification(state_change_time=NOW - OLD_ALARM),
+        },
         Outcome.REFUSE,
         "writer-alive",
+    ),
+    Case(
+        "the latest per-probe link datapoint outranks the per-minute one",
+        {
+            "replication_link": LINK_UP,
+            "recent_link_up": (NOW - timedelta(seconds=10), 0.0),
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    # fresh (per-probe) evidence outranks the minute-resolution views
+    Case(
+        "writer's own probes failing outrank a Route 53 check that has not caught up",
+        {"writer_signals": (R53_ALIVE, PEER_ALARM_OK, PROBE_DEAD)},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "writer's own probe healthy outranks a Route 53 check that says unhealthy",
+        {"writer_signals": (R53_DEAD, PROBE_ALIVE)},
+        Outcome.REFUSE,
+        "writer-alive",
+    ),
+    # an in-region (Multi-AZ) failover in the writer's region is not a lost writer
+    Case(
+        "Multi-AZ failover in progress in the writer's region",
+        {"writer_signals": (R53_DEAD, PROBE_DEAD), "peer_activity": FAILING_OVER},
+        Outcome.HOLD,
+        "in-region-failover",
+    ),
+    Case(
+        "group modifying without events: grace counted from the alarm",
+        {"peer_activity": ReplicationGroupActivity("my-gds-use1", "modifying", ())},
+        Outcome.HOLD,
+        "in-region-failover",
+    ),
+    Case(
+        "Multi-AZ failover began beyond the grace and did not restore the writer",
+        {
+            "writer_signals": (R53_DEAD, PROBE_DEAD),
+            "peer_activity": ReplicationGroupActivity(
+                "my-gds-use1", "modifying", ((NOW - timedelta(seconds=150), "Recovering cache nodes 0001"),)
+            ),
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "finished in-region recovery is no reason to hold",
+        {
+            "peer_activity": ReplicationGroupActivity(
+                "my-gds-use1",
+                "available",
+                (
+                    (NOW - timedelta(seconds=90), "Recovering cache nodes 0001"),
+                    (NOW - timedelta(seconds=20), "Finished recovery for cache nodes 0001"),
+                ),
+            )
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    # the writer came back before the promoter looked
+    Case(
+        "a probe after the alarm read a fresh heartbeat",
+        {"recent_heartbeat_age": (NOW - timedelta(seconds=5), 3.0)},
+        Outcome.NOOP,
+        "writer-recovered",
+        replace(POLICY, heartbeat_threshold_seconds=55),
+    ),
+    Case(
+        "a probe after the alarm read a heartbeat still above the threshold",
+        {"recent_heartbeat_age": (NOW - timedelta(seconds=5), 70.0)},
+        Outcome.PROMOTE,
+        "promote",
+        replace(POLICY, heartbeat_threshold_seconds=55),
+    ),
+    Case(
+        "a fresh heartbeat read before the alarm says nothing about now",
+        {"recent_heartbeat_age": (NOW - timedelta(seconds=60), 3.0)},
+        Outcome.PROMOTE,
+        "promote",
+        replace(POLICY, heartbeat_threshold_seconds=55),
     ),
     Case(
         "real outage with the replication link down",
@@ -337,7 +441,12 @@ def test_notify_and_dry_run_say_what_would_have_happened() -> None:
 
 
 def test_a_live_replication_link_refusal_names_the_link() -> None:
-    evidence = replace(BASELINE, writer_signals=(R53_DEAD, PEER_ALARM_DEAD), replication_link=LINK_UP)
+    evidence = replace(
+        BASELINE,
+        writer_signals=(R53_DEAD, PEER_ALARM_DEAD),
+        replication_link=LINK_UP,
+        notification=notification(state_change_time=NOW - OLD_ALARM),
+    )
     decision = decide(evidence, POLICY)
     assert decision.code == "writer-alive"
     assert "replicating from the writer" in decision.reasons[0]

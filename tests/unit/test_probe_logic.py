@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import redis
 
+from gdfailover import signals
 from gdfailover.config import ConfigError, ProbeSettings
 from gdfailover.credentials import NO_CREDENTIALS, Credentials, SecretFormatError, parse_auth_secret
 from gdfailover.probe import STATUSES, Heartbeat, run_probe
@@ -324,7 +325,10 @@ class RecordingMetrics:
         self.dimensions[name] = value
 
     def add_metric(self, name: str, unit: Any, value: float, resolution: Any = 60) -> None:
-        assert resolution == 60, "Route 53 cannot read high-resolution alarms"
+        # Route 53 reads HealthCheckStatus's alarm: it must stay standard resolution. The trigger and the
+        # promoter's per-probe reads need the others at high resolution.
+        expected = 1 if name in signals.HIGH_RESOLUTION_METRICS else 60
+        assert int(getattr(resolution, "value", resolution)) == expected, f"{name} published at resolution {resolution}"
         self.metrics[name] = value
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -23,7 +23,12 @@ from botocore.validate import ParamValidator
 
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.clock import FakeClock
-from gdfailover.elasticache import ElastiCacheGlobalDatastores, WaitStatus, wait_until_primary
+from gdfailover.elasticache import (
+    ElastiCacheGlobalDatastores,
+    ReplicationGroupActivity,
+    WaitStatus,
+    wait_until_primary,
+)
 
 GDS_ID = "ldgnf-my-gds"
 PRIMARY_REGION, SECONDARY_REGION = "us-east-1", "us-west-2"
@@ -58,6 +63,9 @@ class GdsEmulator:
     failover_never_completes: bool = False
     unreachable_regions: set[str] = field(default_factory=set)
     calls: list[Call] = field(default_factory=list)
+    #: replication group id -> status, and (date, source id, source type, message) events
+    group_status: dict[str, str] = field(default_factory=dict)
+    events: list[tuple[datetime, str, str, str]] = field(default_factory=list)
     _errors: dict[str, deque[tuple[str, str]]] = field(default_factory=dict)
     _pending: tuple[str, str] | None = None  # (new primary region, replication group) of a failover
     _polls_left: int = 0
@@ -144,6 +152,22 @@ class GdsEmulator:
         self.status = "modifying"
         return {"GlobalReplicationGroup": self._document()}
 
+    def _op_DescribeReplicationGroups(self, params: dict[str, Any]) -> dict[str, Any]:
+        group = params["ReplicationGroupId"]
+        return {
+            "ReplicationGroups": [{"ReplicationGroupId": group, "Status": self.group_status.get(group, "available")}]
+        }
+
+    def _op_DescribeEvents(self, params: dict[str, Any]) -> dict[str, Any]:
+        matching = [
+            {"SourceIdentifier": source, "SourceType": kind, "Message": message, "Date": date}
+            for date, source, kind, message in self.events
+            if kind == params.get("SourceType")
+            and params.get("SourceIdentifier") in (None, source)
+            and date >= params.get("StartTime", date)
+        ]
+        return {"Events": matching}
+
     def _op_DisassociateGlobalReplicationGroup(self, params: dict[str, Any]) -> dict[str, Any]:
         self.roles.pop(params["ReplicationGroupId"], None)
         return {"GlobalReplicationGroup": self._document()}
@@ -175,3 +199,34 @@ def test_an_unreachable_region_surfaces_as_an_unreachable_call_error() -> None:
     with pytest.raises(AwsCallError) as raised:
         api.describe(GDS_ID)
     assert raised.value.kind == ErrorKind.UNREACHABLE
+
+
+def test_in_region_failover_is_read_from_the_writer_regions_api() -> None:
+    started = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    emulator = GdsEmulator(
+        group_status={PRIMARY_RG: "modifying"},
+        events=[
+            (started, f"{PRIMARY_RG}-001", "cache-cluster", "Recovering cache nodes 0001"),
+            (started, "some-other-group-001", "cache-cluster", "Failover from primary node x to replica node y"),
+            (started, PRIMARY_RG, "replication-group", "Snapshot succeeded"),
+        ],
+    )
+    api = ElastiCacheGlobalDatastores(emulator.client(PRIMARY_REGION))
+    activity = api.replication_group_activity(PRIMARY_RG, since=started.replace(minute=0) - timedelta(minutes=5))
+    assert activity.status == "modifying"
+    assert activity.failover_events == ((started, "Recovering cache nodes 0001"),)
+    assert (activity.in_progress, activity.failover_started) == (True, started)
+
+
+def test_finished_recovery_ends_the_in_region_failover() -> None:
+    started = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
+    activity = ReplicationGroupActivity(
+        PRIMARY_RG,
+        "available",
+        (
+            (started, "Recovering cache nodes 0001"),
+            (started + timedelta(seconds=30), "Failover from primary node a-001 to replica node a-002 completed"),
+            (started + timedelta(seconds=90), "Finished recovery for cache nodes 0001"),
+        ),
+    )
+    assert (activity.in_progress, activity.failover_started) == (False, None)

@@ -36,7 +36,7 @@ def test_every_step_has_typical_at_most_worst(defaults: TimingModel) -> None:
         ("HeartbeatAgeThresholdSeconds", "30", "300"),
         ("TriggerAlarmEvaluationPeriods", "1", "3"),
         ("RecordTtl", "5", "60"),
-        ("HealthMetricPublisher", "api", "emf"),
+        ("TriggerAlarmPeriodSeconds", "30", "60"),
     ],
 )
 def test_parameters_move_the_total_the_right_way(parameter: str, faster: str, slower: str) -> None:
@@ -46,13 +46,43 @@ def test_parameters_move_the_total_the_right_way(parameter: str, faster: str, sl
     assert fast[1] < slow[1]
 
 
-def test_faster_cadence_costs_more_lambda_but_the_same_express_wait(defaults: TimingModel) -> None:
-    every_10s = replace(defaults, probe_cadence_s=10.0)
+def test_put_metric_data_marks_a_dead_writer_unhealthy_sooner() -> None:
+    params = parameter_defaults(load_template())
+    api = TimingModel.from_parameters({**params, "HealthMetricPublisher": "api"}).old_primary_unhealthy_after()
+    emf = TimingModel.from_parameters({**params, "HealthMetricPublisher": "emf"}).old_primary_unhealthy_after()
+    assert api[1] < emf[1]
+
+
+def test_faster_cadence_costs_more_lambda(defaults: TimingModel) -> None:
+    every_30s, every_10s = replace(defaults, probe_cadence_s=30.0), replace(defaults, probe_cadence_s=10.0)
     lambda_cost = {
         m.probe_cadence_s: next(c for c in monthly_cost(m) if c.item == "Lambda probe").usd_month
-        for m in (defaults, every_10s)
+        for m in (every_30s, every_10s)
     }
     assert lambda_cost[10.0] == pytest.approx(3 * lambda_cost[30.0])
+
+
+def test_defaults_meet_the_failover_and_cost_targets(defaults: TimingModel) -> None:
+    """Issue 8's targets: about two minutes typical, at most six worst, no dearer than before."""
+    typical, worst = defaults.total()
+    assert typical <= 150
+    assert worst <= 360
+    assert sum(line.usd_month for line in monthly_cost(defaults)) <= 11.54
+
+
+def test_high_resolution_trigger_is_billed_as_such(defaults: TimingModel) -> None:
+    alarms = next(c for c in monthly_cost(defaults) if c.item == "CloudWatch alarms")
+    standard = replace(defaults, parameters={**defaults.parameters, "TriggerAlarmPeriodSeconds": "60"})
+    standard_alarms = next(c for c in monthly_cost(standard) if c.item == "CloudWatch alarms")
+    assert alarms.usd_month - standard_alarms.usd_month == pytest.approx(0.20)
+
+
+def test_node_alarms_are_billed_for_the_monitored_nodes(defaults: TimingModel) -> None:
+    def alarms(nodes: str) -> float:
+        model = replace(defaults, parameters={**defaults.parameters, "MonitoredNodeCount": nodes})
+        return next(c for c in monthly_cost(model) if c.item == "CloudWatch alarms").usd_month
+
+    assert alarms("6") - alarms("3") == pytest.approx(5 * 3 * 0.10)
 
 
 def test_standard_state_machine_is_priced_by_transitions(defaults: TimingModel) -> None:

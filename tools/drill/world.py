@@ -24,11 +24,10 @@ import boto3
 import redis
 
 from gdfailover.awscall import AwsCallError, ErrorKind
-from gdfailover.cloudwatch import AlarmState
+from gdfailover.cloudwatch import AlarmState, ProbeSeries
 from gdfailover.evidence import AlarmReader, EvidenceSources, ProbeMetricsReader
 from gdfailover.probe import run_probe
 from gdfailover.route53 import HealthCheckView
-from gdfailover.cloudwatch import ProbeSeries
 from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, HIGH_RESOLUTION_METRICS
 from tools import rto
 from tools.cfn import load_template, parameter_defaults

@@ -78,7 +78,9 @@ class GlobalDatastore:
 #: Event messages of an in-region (Multi-AZ) failover or node recovery, as ElastiCache words them
 #: (TestFailover API reference: "Failover from primary node <id> to replica node <id> completed",
 #: "Recovering cache nodes <id>", "Finished recovery for cache nodes <id>").
-IN_REGION_FAILOVER_EVENT = re.compile(r"failover from primary node|failover to replica node|recovering cache nodes", re.I)
+IN_REGION_FAILOVER_EVENT = re.compile(
+    r"failover from primary node|failover to replica node|recovering cache nodes", re.I
+)
 IN_REGION_RECOVERED_EVENT = re.compile(r"finished recovery for cache nodes", re.I)
 
 
@@ -177,7 +179,6 @@ class ElastiCacheGlobalDatastores:
             ReplicationGroupRegion=replication_group_region,
         )
 
-
     def replication_group_activity(self, replication_group_id: str, since: datetime) -> ReplicationGroupActivity:
         """DescribeReplicationGroups + DescribeEvents (this client's region): is a Multi-AZ failover running?"""
         groups = call(
@@ -193,9 +194,9 @@ class ElastiCacheGlobalDatastores:
             for event in call("DescribeEvents", self._client.describe_events, **kwargs).get("Events") or []:
                 source = str(event.get("SourceIdentifier", ""))
                 message = str(event.get("Message", ""))
-                if source == replication_group_id or source.startswith(f"{replication_group_id}-"):
-                    if IN_REGION_FAILOVER_EVENT.search(message) or IN_REGION_RECOVERED_EVENT.search(message):
-                        events.append((event["Date"], message))
+                ours = source == replication_group_id or source.startswith(f"{replication_group_id}-")
+                if ours and (IN_REGION_FAILOVER_EVENT.search(message) or IN_REGION_RECOVERED_EVENT.search(message)):
+                    events.append((event["Date"], message))
         return ReplicationGroupActivity(
             replication_group_id, str(groups[0].get("Status", "unknown")), tuple(sorted(events))
         )

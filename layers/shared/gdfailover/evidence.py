@@ -7,8 +7,8 @@ the slow peer-region calls run concurrently so a dead region costs one timeout, 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 import itertools
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta

@@ -67,7 +67,9 @@ def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: Pro
     put_health_datapoint(cloudwatch, namespace, service, result.replication_group_id, float(result.healthy))
 
 
-def put_health_datapoint(cloudwatch: Any, namespace: str, service: str, replication_group_id: str, value: float) -> None:
+def put_health_datapoint(
+    cloudwatch: Any, namespace: str, service: str, replication_group_id: str, value: float
+) -> None:
     """One HealthCheckStatus datapoint, exactly as the probe publishes it (the writer alarm's metric).
 
     The promoter and the switchover publish a 1 for the region they are promoting once ElastiCache has
