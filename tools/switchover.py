@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import SystemClock
-from gdfailover.cloudwatch import ProbeMetrics
+from gdfailover.cloudwatch import ProbeMetrics, WriterHealth
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import (
@@ -82,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         session = boto3.session.Session(region_name=region)
         datastores = ElastiCacheGlobalDatastores(session.client("elasticache", config=BOUNDED_CONFIG))
-        probe_metrics = ProbeMetrics(session.client("cloudwatch", config=BOUNDED_CONFIG), args.namespace, args.service)
+        cloudwatch = session.client("cloudwatch", config=BOUNDED_CONFIG)
+        probe_metrics = ProbeMetrics(cloudwatch, args.namespace, args.service)
+        writer_health = WriterHealth(cloudwatch, args.namespace, args.service)
         ledger = PromotionLedger(session.client("dynamodb", config=BOUNDED_CONFIG), args.ledger_table)
     except Exception as error:  # no credentials, unknown region, ...: say so, no traceback
         print(f"cannot build AWS clients for {region}: {error}", file=sys.stderr)
@@ -105,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         clock=SystemClock(),
         dry_run=args.dry_run,
         wait_seconds=args.wait_seconds,
+        writer_health=writer_health,
     )
     print(result.describe())
     return result.exit_code

@@ -18,7 +18,7 @@ from moto import mock_aws
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import FakeClock
-from gdfailover.cloudwatch import Alarms, ProbeMetrics
+from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth
 from gdfailover.config import PromoteSettings
 from gdfailover.decision import Outcome, Policy
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
@@ -163,6 +163,11 @@ class World:
             datastores=datastores,
             ledger=self.ledger,
             clock=self.clock,
+            writer_health=WriterHealth(
+                boto3.client("cloudwatch", region_name=SECONDARY_REGION, config=BOUNDED_CONFIG),
+                "Custom/Redis",
+                "gds-failover",
+            ),
         )
 
     def run(self, promote_settings: PromoteSettings | None = None, **changes: Any) -> DecisionRecord:
@@ -235,7 +240,9 @@ def test_a_blip_the_writer_alarm_calls_ok_is_refused(world: World) -> None:
 
 def test_this_replica_still_replicating_refuses_whatever_the_writer_alarm_says(world: World) -> None:
     seed_replication_link(world.now, (1.0, 1.0))
-    record = world.run()
+    record = world.run(settings(hold_retry_attempts=10, hold_retry_delay_seconds=15))
+    # first held for the replica's link timeout (LINK_UP_GRACE after the alarm), then refused
+    assert record.hold_history[:1] == ("writer-link-up",)
     assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "writer-alive")
     assert "replicating from the writer" in record.decision.reasons[0]
     assert record.as_dict()["evidence"]["replication_link_up"] == 1.0
@@ -358,3 +365,53 @@ def test_a_lag_above_the_gate_is_refused(world: World) -> None:
     record = world.run(settings(max_lag_seconds=20))  # the seeded lag before the failure is ~29 s
     assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "lag-above-gate")
     assert world.emulator.failover_calls == []
+
+
+def _health_datapoints(now: datetime) -> list[float]:
+    """HealthCheckStatus of this region's group as the writer alarm would read it (moto)."""
+    response = boto3.client("cloudwatch", region_name=SECONDARY_REGION).get_metric_statistics(
+        Namespace="Custom/Redis",
+        MetricName="HealthCheckStatus",
+        Dimensions=[
+            {"Name": "service", "Value": "gds-failover"},
+            {"Name": "ReplicationGroupId", "Value": SECONDARY_RG},
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=10),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return [point["Maximum"] for point in response["Datapoints"]]
+
+
+def test_an_accepted_promotion_announces_the_new_writer_to_its_alarm(world: World) -> None:
+    record = world.run()
+    assert record.action["health_datapoint"] == "published"
+    assert _health_datapoints(world.now) == [1.0]
+
+
+def test_a_rejected_promotion_announces_nothing(world: World) -> None:
+    world.emulator.fail_next("FailoverGlobalReplicationGroup", "AccessDenied")
+    record = world.run()
+    assert record.decision.code == "failover-denied"
+    assert "health_datapoint" not in record.action
+    assert _health_datapoints(world.now) == []
+
+
+def test_announcing_can_be_switched_off(world: World) -> None:
+    record = world.run(settings(publish_health_on_promotion=False))
+    assert record.action["health_datapoint"] == "off"
+    assert _health_datapoints(world.now) == []
+
+
+def test_a_multi_az_failover_in_the_writer_region_holds_then_promotes_once_the_grace_is_over(world: World) -> None:
+    world.emulator.group_status[PRIMARY_RG] = "modifying"
+    world.emulator.events.append(
+        (world.now - timedelta(seconds=30), f"{PRIMARY_RG}-001", "cache-cluster", "Recovering cache nodes 0001")
+    )
+    record = world.run(settings(hold_retry_attempts=10, hold_retry_delay_seconds=15))
+    assert set(record.hold_history) == {"in-region-failover"}
+    # 120 s grace from the event: 30 s had passed, so 6 re-checks of 15 s, then the evidence decides
+    assert len(record.hold_history) == 6
+    assert (record.decision.outcome, record.decision.code) == (Outcome.PROMOTE, "promote")
+    assert record.as_dict()["evidence"]["peer_activity"]["status"] == "modifying"

@@ -17,7 +17,7 @@ from moto import mock_aws
 
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import FakeClock
-from gdfailover.cloudwatch import ProbeMetrics
+from gdfailover.cloudwatch import ProbeMetrics, WriterHealth
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, SwitchoverResult, run_switchover
@@ -59,6 +59,11 @@ class World:
             clock=self.clock,
             dry_run=dry_run,
             wait_seconds=120,
+            writer_health=WriterHealth(
+                boto3.client("cloudwatch", region_name=SECONDARY_REGION, config=BOUNDED_CONFIG),
+                "Custom/Redis",
+                "gds-failover",
+            ),
         )
 
     def latch_a_promotion(self, minutes_ago: float = 10) -> None:
@@ -205,3 +210,27 @@ def test_cli_usage_error_exits_2() -> None:
     with pytest.raises(SystemExit) as raised:
         cli.main(["--target-region", SECONDARY_REGION])
     assert raised.value.code == 2
+
+
+def _target_health(now: Any) -> list[float]:
+    response = boto3.client("cloudwatch", region_name=SECONDARY_REGION).get_metric_statistics(
+        Namespace="Custom/Redis",
+        MetricName="HealthCheckStatus",
+        Dimensions=[
+            {"Name": "service", "Value": "gds-failover"},
+            {"Name": "ReplicationGroupId", "Value": REQUEST.target_replication_group_id},
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=10),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return [point["Maximum"] for point in response["Datapoints"]]
+
+
+def test_a_switch_announces_the_target_as_the_writer_and_a_dry_run_does_not(world: World) -> None:
+    seed_probe_metrics(world.now)
+    world.run(dry_run=True)
+    assert _target_health(datetime.now(UTC)) == []
+    assert world.run().outcome == SwitchoverOutcome.SWITCHED
+    assert _target_health(datetime.now(UTC)) == [1.0]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, run_switchover
 from tools import rto
-from tools.drill.world import GLOBAL_ID, World
+from tools.drill.world import GLOBAL_ID, DrillWriterHealth, World
 from tools.localredis import free_port
 
 #: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA.
@@ -82,6 +82,7 @@ def operator_switchover(world: World, to_label: str) -> None:
             probe_metrics=promote.sources.probe_metrics,
             ledger=promote.ledger,
             clock=world.simulation.clock,
+            writer_health=DrillWriterHealth(world, region),
         )
         lines = result.describe().splitlines()
         world.event("fault", "operator", f"{SWITCHOVER_RESULT}{result.outcome.value} (exit {result.exit_code})", lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from gdfailover.awscall import call
 from gdfailover.signals import (
@@ -126,6 +126,10 @@ class Alarms:
             updated=alarm.get("StateUpdatedTimestamp"),
             reason=str(alarm.get("StateReason", "")),
         )
+
+
+class WriterHealthPublisher(Protocol):
+    def promoting(self, replication_group_id: str) -> None: ...
 
 
 class WriterHealth:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.clock import Clock
+from gdfailover.cloudwatch import WriterHealthPublisher
 from gdfailover.config import PromoteSettings
 from gdfailover.decision import Decision, Outcome, Policy, decide, should_break_glass
 from gdfailover.elasticache import (
@@ -75,10 +76,6 @@ class DecisionRecord:
             "started_at": self.started_at.isoformat(),
             "duration_ms": round(self.duration_ms, 1),
         }
-
-
-class WriterHealthPublisher(Protocol):
-    def promoting(self, replication_group_id: str) -> None: ...
 
 
 class Promoter:

@@ -20,7 +20,7 @@ from typing import Any
 
 from gdfailover.awscall import AwsCallError
 from gdfailover.clock import Clock
-from gdfailover.cloudwatch import Point, ProbeSeries
+from gdfailover.cloudwatch import Point, ProbeSeries, WriterHealthPublisher
 from gdfailover.elasticache import (
     STATUS_AVAILABLE,
     GlobalDatastore,
@@ -342,6 +342,7 @@ def run_switchover(
     dry_run: bool = False,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
     poll_interval_seconds: float = POLL_INTERVAL_SECONDS,
+    writer_health: WriterHealthPublisher | None = None,
 ) -> SwitchoverResult:
     plan = plan_switchover(request, datastores=datastores, probe_metrics=probe_metrics, ledger=ledger, clock=clock)
     if plan.already_primary:
@@ -358,6 +359,7 @@ def run_switchover(
         clock=clock,
         wait_seconds=wait_seconds,
         poll_interval_seconds=poll_interval_seconds,
+        writer_health=writer_health,
     )
 
 
@@ -369,6 +371,7 @@ def _switch(
     clock: Clock,
     wait_seconds: float,
     poll_interval_seconds: float,
+    writer_health: WriterHealthPublisher | None = None,
 ) -> SwitchoverResult:
     request = plan.request
     group = request.global_replication_group_id
@@ -384,6 +387,14 @@ def _switch(
         if latch_held:
             _quietly(notes, "releasing the latch", lambda: ledger.release(group, holder))
         return SwitchoverResult(SwitchoverOutcome.REJECTED, plan, str(error), notes=tuple(notes))
+    if writer_health is not None:
+        # As the promoter does: the target's writer alarm turns OK at its next evaluation, so DNS moves
+        # while the switch completes; clients still on the old writer keep writing until it is demoted.
+        _quietly(
+            notes,
+            "announcing the new writer (HealthCheckStatus 1)",
+            lambda: writer_health.promoting(request.target_replication_group_id),
+        )
     wait = wait_until_primary(
         datastores,
         group,
