@@ -554,15 +554,22 @@ def test_every_parameter_is_documented_once_with_its_default(template: dict[str,
             assert default == str(spec["Default"]), name
 
 
+def samconfig_with_examples() -> str:
+    """samconfig.toml with its commented EDIT block taken in, as a user starts editing it."""
+    text = (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    return re.sub(r'(?m)^(\s*)# ("[A-Za-z]+=[^"]*",)', r"\1\2", text)
+
+
 def _samconfig_overrides(env: str) -> dict[str, str]:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    config = tomllib.loads(samconfig_with_examples())
     items = config[env]["deploy"]["parameters"]["parameter_overrides"]
     return dict(item.split("=", 1) for item in items)
 
 
 @pytest.mark.parametrize(("env", "role"), [("primary", "PRIMARY"), ("secondary", "SECONDARY")])
 def test_samconfig_environments_are_valid_stacks(template: dict[str, Any], env: str, role: str) -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    """With the EDIT block's examples in place (preflight refuses them: tests/unit/test_preflight.py)."""
+    config = tomllib.loads(samconfig_with_examples())
     deploy = config[env]["deploy"]["parameters"]
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["resolve_s3"] is True
