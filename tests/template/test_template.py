@@ -598,3 +598,29 @@ def test_checkov_skips_carry_reasons(template: dict[str, Any]) -> None:
     for skip in skips:
         assert re.fullmatch(r"CKV_AWS_\d+", skip["id"])
         assert len(skip["comment"]) > 40, skip["id"]
+
+
+def test_every_alarm_is_named_after_the_stack(template: dict[str, Any]) -> None:
+    """make verify lists the stack's alarms by the prefix "<stack name>-" (tools/verify.py)."""
+    alarms = {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms
+    for name, resource in alarms.items():
+        alarm_name = resource["Properties"]["AlarmName"]
+        text = alarm_name["Fn::Sub"] if isinstance(alarm_name, dict) else alarm_name
+        assert isinstance(text, str), name
+        assert text.startswith("${AWS::StackName}-"), name
+
+
+def test_the_outputs_the_operator_tools_read_exist(template: dict[str, Any]) -> None:
+    """tools/pairing.py (make deploy) and tools/verify.py read these outputs, never guess names."""
+    needed = {
+        "HealthCheckId",
+        "WriterAlarmName",
+        "PromotionTopicArn",
+        "HostedZoneId",
+        "PromotionTriggerAlarmName",
+        "ProbeStateMachineArn",
+        "PromoteFunctionName",
+        "RecordName",
+    }
+    assert needed <= set(template["Outputs"])
