@@ -249,3 +249,33 @@ def test_no_credentials_is_exit_2_in_one_line(
     assert "error credentials: GetCallerIdentity failed (error: NoCredentialsError): Unable to locate credentials" in (
         out.getvalue().splitlines()
     )
+
+
+def test_the_secondary_checks_the_primary_zone_reaches_its_vpc(tmp_path: Path, emulator: GdsEmulator) -> None:
+    from tests.integration.aws_pair import deploy_stack
+
+    sites = {env: build_site(env) for env in REGIONS}
+    with_egress(sites["secondary"], "us-west-2")
+    route53 = boto3.client("route53")
+    zone_id = route53.create_hosted_zone(
+        Name="internal",
+        CallerReference="preflight",
+        HostedZoneConfig={"Comment": "primary's zone", "PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": sites["primary"].vpc_id},
+    )["HostedZone"]["Id"].split("/")[-1]
+    deploy_stack("us-east-1", {"FailoverRole": "PRIMARY", "HostedZoneId": zone_id})
+    samconfig = write_samconfig(tmp_path, samconfig_text(sites))
+
+    code, lines = run(samconfig, emulator, env="secondary")
+    assert code == 1
+    assert (
+        f"FAIL  zone: internal is not associated with {sites['secondary'].vpc_id}: "
+        "clients there cannot resolve redis.internal"
+    ) in lines
+
+    route53.associate_vpc_with_hosted_zone(
+        HostedZoneId=zone_id, VPC={"VPCRegion": "us-west-2", "VPCId": sites["secondary"].vpc_id}
+    )
+    code, lines = run(samconfig, emulator, env="secondary")
+    assert code == 0, lines
+    assert f"ok    zone: internal ({zone_id}), private, associated with {sites['secondary'].vpc_id}" in lines
