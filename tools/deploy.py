@@ -58,7 +58,11 @@ class DeployOutcome:
 
 
 def sam_runner(argv: list[str]) -> int:
-    return subprocess.run(argv, cwd=ROOT, check=False).returncode
+    try:
+        return subprocess.run(argv, cwd=ROOT, check=False).returncode
+    except OSError as error:  # no SAM CLI: say so in one line
+        print(f"cannot run {argv[0]}: {error.strerror or error} (make venv installs the SAM CLI)")
+        return 127
 
 
 def sam_executable() -> str:

@@ -116,13 +116,18 @@ class SamConfig:
         return peers[0] if peers else None
 
     def _deploy_table(self, name: str) -> dict[str, Any]:
-        table = self.document.get(name, {}).get("deploy", {}).get("parameters", {})
-        return table if isinstance(table, dict) else {}
+        return _table(self.document, name, "deploy", "parameters")
 
     def _merged(self, name: str) -> dict[str, Any]:
-        table = self.document.get(name, {})
-        global_table = table.get("global", {}).get("parameters", {}) if isinstance(table, dict) else {}
-        return {**(global_table if isinstance(global_table, dict) else {}), **self._deploy_table(name)}
+        return {**_table(self.document, name, "global", "parameters"), **self._deploy_table(name)}
+
+
+def _table(document: dict[str, Any], *path: str) -> dict[str, Any]:
+    """The nested TOML table at ``path``, or an empty one when any level is missing or not a table."""
+    node: Any = document
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
 
 
 def parse_overrides(raw: Any, env_name: str) -> dict[str, str]:

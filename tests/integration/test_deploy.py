@@ -213,3 +213,8 @@ def test_usage_errors_exit_2_with_one_line(samconfig: Path, argv: list[str], exp
     assert code == 2
     assert len(lines) == 1
     assert expected in lines[0]
+
+
+def test_a_missing_sam_cli_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert deploy.sam_runner(["/nonexistent/sam", "deploy"]) == 127
+    assert capsys.readouterr().out.startswith("cannot run /nonexistent/sam: No such file or directory")

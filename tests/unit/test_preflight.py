@@ -206,3 +206,23 @@ def test_rule_evaluator_refuses_functions_it_does_not_know() -> None:
     assert [
         f.level for f in preflight.rule_checks({"Rules": {"R": {"Assertions": [{"Assert": {"Fn::Sub": "x"}}]}}}, {})
     ] == [Level.ERROR]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version = 0.1\nprimary = 5\n",
+        "version = 0.1\n[primary]\ndeploy = 5\n",
+        'version = 0.1\n[primary.deploy.parameters]\nregion = "us-east-1"\nparameter_overrides = 5\n',
+        'version = 0.1\n[primary.deploy.parameters]\nregion = "us-east-1"\nparameter_overrides = ["NoEquals"]\n',
+        "not toml [",
+    ],
+)
+def test_malformed_samconfig_is_one_line_exit_2(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = preflight.main(
+        ["--config-env", "primary", "--offline"], clients=no_aws, samconfig=write_samconfig(tmp_path, text)
+    )
+    assert code == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("error samconfig: ")
+    assert len(out) == 2
