@@ -41,6 +41,7 @@ def boto3_clients() -> ClientFactory:
 
 def describe_error(operation: str, error: Exception) -> str:
     """One line for any AWS failure: ``DescribeStacks failed (access_denied: AccessDenied): ...``."""
+    operation = str(getattr(error, "operation_name", "") or operation)  # botocore's ClientError names it
     classified = error if isinstance(error, AwsCallError) else classify(operation, error)
     return " ".join(str(classified).split())
 
