@@ -11,6 +11,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 ENV ?=
+CONFIG_ENV ?=
 SCENARIO ?=
 FN ?=
 EVENT ?=
@@ -71,6 +72,31 @@ rto: venv ## timing and cost model from template.yaml (+ ENV=<samconfig env>)
 invoke: venv ## run a function from template.yaml in-process: FN=<LogicalId> EVENT=events/<f>.json [ENV=<env-vars.json>]
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=ProbeFunction EVENT=events/probe.json [ENV=env.json]"; exit 2; }
 	$(BIN)/python -m tools.invoke $(FN) --event $(EVENT) $(if $(ENV),--env-vars $(ENV))
+
+# --- deploy a regional stack (docs/deploy.md) -------------------------------------------------------
+.PHONY: preflight deploy deploy-pair verify
+CONFIG_ENV_USAGE = { echo "usage: make $@ CONFIG_ENV=<samconfig.toml environment, e.g. primary>"; exit 2; }
+PEER_ARG = $(if $(PEER),--peer $(PEER))
+
+preflight: venv ## is samconfig env ready? CONFIG_ENV=<env> [OFFLINE=1] [PEER=<env>]; exit 0 ok, 1 failed, 2 error
+	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
+	$(BIN)/python -m tools.preflight --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(OFFLINE),--offline)
+
+deploy: venv ## preflight, sam build, sam deploy with the peer's outputs: CONFIG_ENV=<env> [DRY_RUN=1] [SKIP_PEER=1]
+	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
+	$(BIN)/python -m tools.preflight --config-env $(CONFIG_ENV) $(PEER_ARG) --offline
+	$(if $(DRY_RUN),,$(MAKE) --no-print-directory build)
+	$(BIN)/python -m tools.deploy --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(SKIP_PEER),--skip-peer) $(if $(DRY_RUN),--dry-run)
+
+deploy-pair: venv ## first deploy of a pair in one go (env, peer, env again): CONFIG_ENV=<env> [DRY_RUN=1]
+	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
+	$(BIN)/python -m tools.preflight --config-env $(CONFIG_ENV) $(PEER_ARG) --offline
+	$(if $(DRY_RUN),,$(MAKE) --no-print-directory build)
+	$(BIN)/python -m tools.deploy --config-env $(CONFIG_ENV) $(PEER_ARG) --pair $(if $(DRY_RUN),--dry-run)
+
+verify: venv ## check a deployed pair, read-only: CONFIG_ENV=<env> [MINUTES=10] [PROMOTER_ALARM=1]
+	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
+	$(BIN)/python -m tools.verify --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(MINUTES),--minutes $(MINUTES)) $(if $(PROMOTER_ALARM),--promoter-alarm)
 
 clean: ## remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

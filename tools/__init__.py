@@ -1,4 +1,5 @@
-"""Developer tooling: the Docker-free invoker, local redis-servers, the drill, the bench and the RTO model.
+"""Developer tooling: the Docker-free invoker, local redis-servers, the drill, the bench and the RTO model;
+operator tooling: deploy (peer wiring from the peer's stack), preflight and verify.
 
 Nothing here is deployed; the Lambda code lives in functions/ and layers/.
 """

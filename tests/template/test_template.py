@@ -561,15 +561,22 @@ def test_every_parameter_is_documented_once_with_its_default(template: dict[str,
             assert default == str(spec["Default"]), name
 
 
+def samconfig_with_examples() -> str:
+    """samconfig.toml with its commented EDIT block taken in, as a user starts editing it."""
+    text = (ROOT / "samconfig.toml").read_text(encoding="utf-8")
+    return re.sub(r'(?m)^(\s*)# ("[A-Za-z]+=[^"]*",)', r"\1\2", text)
+
+
 def _samconfig_overrides(env: str) -> dict[str, str]:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    config = tomllib.loads(samconfig_with_examples())
     items = config[env]["deploy"]["parameters"]["parameter_overrides"]
     return dict(item.split("=", 1) for item in items)
 
 
 @pytest.mark.parametrize(("env", "role"), [("primary", "PRIMARY"), ("secondary", "SECONDARY")])
 def test_samconfig_environments_are_valid_stacks(template: dict[str, Any], env: str, role: str) -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    """With the EDIT block's examples in place (preflight refuses them: tests/unit/test_preflight.py)."""
+    config = tomllib.loads(samconfig_with_examples())
     deploy = config[env]["deploy"]["parameters"]
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["resolve_s3"] is True
@@ -598,3 +605,29 @@ def test_checkov_skips_carry_reasons(template: dict[str, Any]) -> None:
     for skip in skips:
         assert re.fullmatch(r"CKV_AWS_\d+", skip["id"])
         assert len(skip["comment"]) > 40, skip["id"]
+
+
+def test_every_alarm_is_named_after_the_stack(template: dict[str, Any]) -> None:
+    """make verify lists the stack's alarms by the prefix "<stack name>-" (tools/verify.py)."""
+    alarms = {name: r for name, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert alarms
+    for name, resource in alarms.items():
+        alarm_name = resource["Properties"]["AlarmName"]
+        text = alarm_name["Fn::Sub"] if isinstance(alarm_name, dict) else alarm_name
+        assert isinstance(text, str), name
+        assert text.startswith("${AWS::StackName}-"), name
+
+
+def test_the_outputs_the_operator_tools_read_exist(template: dict[str, Any]) -> None:
+    """tools/pairing.py (make deploy) and tools/verify.py read these outputs, never guess names."""
+    needed = {
+        "HealthCheckId",
+        "WriterAlarmName",
+        "PromotionTopicArn",
+        "HostedZoneId",
+        "PromotionTriggerAlarmName",
+        "ProbeStateMachineArn",
+        "PromoteFunctionName",
+        "RecordName",
+    }
+    assert needed <= set(template["Outputs"])

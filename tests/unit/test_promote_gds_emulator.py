@@ -82,12 +82,14 @@ class GdsEmulator:
         self.attach(client)
         return client
 
-    def attach(self, client: Any) -> None:
+    def attach(self, client: Any, only: str | None = None) -> None:
+        """Answer every ElastiCache call of ``client``, or only operation ``only`` (the rest goes to moto)."""
         region = client.meta.region_name
+        suffix = f".{only}" if only else ""
         # API parameters are only visible before serialization; the response is given after validation.
-        client.meta.events.register("before-parameter-build.elasticache", _remember_api_params)
+        client.meta.events.register(f"before-parameter-build.elasticache{suffix}", _remember_api_params)
         client.meta.events.register(
-            "before-call.elasticache",
+            f"before-call.elasticache{suffix}",
             lambda model, context, **kwargs: self._handle(region, model, context["emulator_api_params"]),
         )
 

@@ -1,0 +1,228 @@
+"""preflight's offline part: samconfig.toml against template.yaml, no AWS call (a call would fail the test)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.aws_pair import SAMCONFIG, write_samconfig
+from tests.template.test_template import samconfig_with_examples
+from tools import preflight
+from tools.cfn import ROOT, load_template
+from tools.checks import Level
+
+
+def no_aws(service: str, region: str) -> Any:
+    raise AssertionError(f"offline: no {service} call expected in {region}")
+
+
+def run(samconfig: Path, *argv: str) -> tuple[int, list[str]]:
+    lines: list[str] = []
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = preflight.main([*argv, "--offline"], clients=no_aws, samconfig=samconfig)
+    lines = out.getvalue().splitlines()
+    return code, lines
+
+
+def failures(lines: list[str]) -> list[str]:
+    return [line for line in lines if line.startswith("FAIL")]
+
+
+def test_a_complete_pair_passes_offline(tmp_path: Path) -> None:
+    code, lines = run(write_samconfig(tmp_path), "--config-env", "secondary")
+    assert code == 0, lines
+    assert failures(lines) == []
+    assert "ok    pair: peer primary (us-east-1, PRIMARY); wired at deploy" in lines
+    assert lines[-1].startswith("preflight secondary: ready (")
+
+
+def test_the_shipped_samconfig_is_refused_for_its_missing_values() -> None:
+    code, lines = run(ROOT / "samconfig.toml", "--config-env", "primary")
+    assert code == 1
+    assert any(
+        "not set in [primary.deploy.parameters] parameter_overrides: GlobalReplicationGroupId, ReplicationGroupId"
+        in line
+        for line in failures(lines)
+    )
+
+
+@pytest.mark.parametrize("env", ["primary", "secondary"])
+def test_every_example_value_of_the_edit_block_is_refused_as_a_placeholder(tmp_path: Path, env: str) -> None:
+    samconfig = write_samconfig(tmp_path, samconfig_with_examples())
+    code, lines = run(samconfig, "--config-env", env)
+    assert code == 1
+    (placeholders,) = [line for line in failures(lines) if line.startswith("FAIL  placeholders:")]
+    for name in (
+        "GlobalReplicationGroupId",
+        "ReplicationGroupId",
+        "RedisPrimaryEndpoint",
+        "RedisAuthSecretArn",
+        "VpcId",
+        "SubnetIds",
+        "SecurityGroupIds",
+        "OperatorEmail",
+    ):
+        assert f"{name}=" in placeholders, name
+    assert re.search(r"; VpcId=vpc-(0123456789abcdef0|0fedcba9876543210) \(an example id\);", placeholders)
+    assert "@example.com (an example.com address)" in placeholders
+
+
+def with_overrides(env: str, *items: str, text: str = SAMCONFIG) -> str:
+    """SAMCONFIG with ``items`` added to ``env``'s parameter_overrides."""
+    role = "PRIMARY" if env == "primary" else "SECONDARY"
+    anchor = f'"FailoverRole={role}",'
+    assert anchor in text
+    return text.replace(anchor, anchor + "".join(f'\n    "{item}",' for item in items))
+
+
+def only_primary() -> str:
+    return SAMCONFIG[: SAMCONFIG.index("[secondary.deploy.parameters]")]
+
+
+@pytest.mark.parametrize(
+    ("rule", "env", "items", "text"),
+    [
+        ("SecretsEndpointNeedsAuth", "primary", ["CreateSecretsManagerEndpoint=true"], SAMCONFIG),
+        ("MonitoringEndpointNeedsApi", "primary", ["CreateMonitoringEndpoint=true"], SAMCONFIG),
+        ("PeerVpcNeedsRegion", "primary", ["PeerVpcId=vpc-0c1d2e3f4a5b60718"], SAMCONFIG),
+        ("PeerAlarmNeedsTopic", "primary", ["PeerWriterAlarmName=gds-failover-writer-x"], None),
+        ("OperatorEmailNeedsTopic", "primary", ["OperatorTopic=none", "OperatorEmail=oncall@corp.test"], SAMCONFIG),
+    ],
+)
+def test_each_template_rule_is_mirrored(
+    tmp_path: Path, rule: str, env: str, items: list[str], text: str | None
+) -> None:
+    samconfig = write_samconfig(tmp_path, with_overrides(env, *items, text=text or only_primary()))
+    code, lines = run(samconfig, "--config-env", env)
+    assert code == 1, lines
+    rules = [line for line in failures(lines) if line.startswith("FAIL  rules:")]
+    assert len(rules) == 1, lines
+    spec = load_template()["Rules"][rule]
+    assert rules[0].startswith(f"FAIL  rules: {rule}: ")
+    assert any(assertion["AssertDescription"] in rules[0] for assertion in spec["Assertions"])
+
+
+def test_every_template_rule_has_a_case_above() -> None:
+    covered = {
+        "SecretsEndpointNeedsAuth",
+        "MonitoringEndpointNeedsApi",
+        "PeerVpcNeedsRegion",
+        "PeerAlarmNeedsTopic",
+        "OperatorEmailNeedsTopic",
+    }
+    assert set(load_template()["Rules"]) == covered
+
+
+@pytest.mark.parametrize(
+    ("env", "items", "text", "expected"),
+    [
+        ("secondary", [], "only-secondary", "without a HostedZoneId and no PRIMARY environment"),
+        (
+            "secondary",
+            ["PeerVpcId=vpc-0c1d2e3f4a5b60718", "PeerVpcRegion=us-east-1"],
+            None,
+            "PeerVpcId is set on the SECONDARY",
+        ),
+        ("primary", ["RecordName=redis.corp"], None, "RecordName redis.corp is not inside HostedZoneName internal"),
+        (
+            "primary",
+            ["RedisAuthSecretArn=arn:aws:secretsmanager:eu-west-1:210987654321:secret:auth-Xy12Zq"],
+            None,
+            "the secret is in eu-west-1, the stack in us-east-1",
+        ),
+        (
+            "primary",
+            [],
+            SAMCONFIG.replace("vpc-0a1b2c3d4e5f60718", "vpc-0123456789abcdef0"),
+            "VpcId=vpc-0123456789abcdef0 (an example id)",
+        ),
+        ("primary", ["ProbeCadenceSeconds=7"], None, "ProbeCadenceSeconds=7 is not one of 30, 20, 15, 10"),
+        ("primary", ["RecordTtl=0"], None, "RecordTtl=0 is outside 1..300"),
+        (
+            "primary",
+            [],
+            SAMCONFIG.replace("subnet-0a1b2c3d4e5f60719", "subnet-nope"),
+            "subnet-nope is not a List<AWS::EC2::Subnet::Id>",
+        ),
+        ("primary", ["ProbeIntervalSeconds=30"], None, "template.yaml declares no parameter ProbeIntervalSeconds"),
+    ],
+)
+def test_inconsistent_or_invalid_values_are_refused(
+    tmp_path: Path, env: str, items: list[str], text: str | None, expected: str
+) -> None:
+    base = text or SAMCONFIG
+    if text == "only-secondary":
+        base = "version = 0.1\n" + SAMCONFIG[SAMCONFIG.index("[secondary.deploy.parameters]") :]
+    code, lines = run(write_samconfig(tmp_path, with_overrides(env, *items, text=base)), "--config-env", env)
+    assert code == 1, lines
+    assert any(expected in line for line in failures(lines)), lines
+
+
+def test_a_pair_with_two_primaries_is_refused(tmp_path: Path) -> None:
+    text = SAMCONFIG.replace('"FailoverRole=SECONDARY"', '"FailoverRole=PRIMARY"')
+    code, lines = run(write_samconfig(tmp_path, text), "--config-env", "secondary")
+    assert code == 1
+    assert "FAIL  pair: secondary and primary are PRIMARY and PRIMARY: exactly one is PRIMARY" in lines
+
+
+def test_api_publisher_without_endpoint_is_a_warning_offline(tmp_path: Path) -> None:
+    code, lines = run(
+        write_samconfig(tmp_path, with_overrides("primary", "HealthMetricPublisher=api")), "--config-env", "primary"
+    )
+    assert code == 0
+    assert any(line.startswith("warn  endpoints: the probe needs the monitoring API") for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["--config-env", "nope"], "has no environment 'nope'"), ([], "required")],
+)
+def test_usage_errors_exit_2(
+    tmp_path: Path, argv: list[str], expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = preflight.main(argv, clients=no_aws, samconfig=write_samconfig(tmp_path))
+    assert code == 2
+    captured = capsys.readouterr()
+    assert expected in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_rule_evaluator_refuses_functions_it_does_not_know() -> None:
+    with pytest.raises(preflight.RuleError, match="unsupported function Fn::Sub"):
+        preflight.evaluate({"Fn::Sub": "x"}, {})
+    assert (
+        preflight.evaluate(
+            {"Fn::And": [{"Fn::Equals": [{"Ref": "A"}, "1"]}, {"Fn::Not": [{"Fn::Equals": ["", ""]}]}]}, {"A": "1"}
+        )
+        is False
+    )
+    assert [
+        f.level for f in preflight.rule_checks({"Rules": {"R": {"Assertions": [{"Assert": {"Fn::Sub": "x"}}]}}}, {})
+    ] == [Level.ERROR]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "version = 0.1\nprimary = 5\n",
+        "version = 0.1\n[primary]\ndeploy = 5\n",
+        'version = 0.1\n[primary.deploy.parameters]\nregion = "us-east-1"\nparameter_overrides = 5\n',
+        'version = 0.1\n[primary.deploy.parameters]\nregion = "us-east-1"\nparameter_overrides = ["NoEquals"]\n',
+        "not toml [",
+    ],
+)
+def test_malformed_samconfig_is_one_line_exit_2(tmp_path: Path, text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = preflight.main(
+        ["--config-env", "primary", "--offline"], clients=no_aws, samconfig=write_samconfig(tmp_path, text)
+    )
+    assert code == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("error samconfig: ")
+    assert len(out) == 2
