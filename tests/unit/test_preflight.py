@@ -94,6 +94,13 @@ def only_primary() -> str:
         ("PeerVpcNeedsRegion", "primary", ["PeerVpcId=vpc-0c1d2e3f4a5b60718"], SAMCONFIG),
         ("PeerAlarmNeedsTopic", "primary", ["PeerWriterAlarmName=gds-failover-writer-x"], None),
         ("OperatorEmailNeedsTopic", "primary", ["OperatorTopic=none", "OperatorEmail=oncall@corp.test"], SAMCONFIG),
+        ("TriggerPeriodHoldsAProbe", "primary", ["TriggerAlarmPeriodSeconds=10"], SAMCONFIG),
+        (
+            "SlowCadenceNeedsLongTriggerPeriod",
+            "primary",
+            ["ProbeCadenceSeconds=30", "TriggerAlarmPeriodSeconds=20"],
+            SAMCONFIG,
+        ),
     ],
 )
 def test_each_template_rule_is_mirrored(
@@ -116,6 +123,8 @@ def test_every_template_rule_has_a_case_above() -> None:
         "PeerVpcNeedsRegion",
         "PeerAlarmNeedsTopic",
         "OperatorEmailNeedsTopic",
+        "TriggerPeriodHoldsAProbe",
+        "SlowCadenceNeedsLongTriggerPeriod",
     }
     assert set(load_template()["Rules"]) == covered
 
