@@ -57,6 +57,8 @@ class GdsEmulator:
     polls_until_switch: int = 1
     failover_never_completes: bool = False
     unreachable_regions: set[str] = field(default_factory=set)
+    #: replication group id -> member status other than "associated" (e.g. "associating")
+    member_statuses: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     _errors: dict[str, deque[tuple[str, str]]] = field(default_factory=dict)
     _pending: tuple[str, str] | None = None  # (new primary region, replication group) of a failover
@@ -118,7 +120,12 @@ class GdsEmulator:
             "GlobalReplicationGroupId": self.gds_id,
             "Status": self.status,
             "Members": [
-                {"ReplicationGroupId": rg, "ReplicationGroupRegion": region, "Role": role, "Status": "associated"}
+                {
+                    "ReplicationGroupId": rg,
+                    "ReplicationGroupRegion": region,
+                    "Role": role,
+                    "Status": self.member_statuses.get(rg, "associated"),
+                }
                 for rg, (region, role) in self.roles.items()
             ],
         }
