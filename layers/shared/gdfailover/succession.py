@@ -47,7 +47,7 @@ SAME_INCIDENT_SKEW = timedelta(minutes=10)
 #: Same default as the promoter's LOCAL_HEALTH_MAX_AGE_SECONDS: an older Reachable datapoint means the
 #: rival's probe is silent, and its promoter refuses (local-health-stale).
 DEFAULT_HEALTH_MAX_AGE = timedelta(seconds=300)
-DEFAULT_GRACE_SECONDS = 150
+DEFAULT_GRACE_SECONDS = 180
 #: The promoter's hold re-check delay (HOLD_RETRY_DELAY_SECONDS) while the datastore is modifying.
 MODIFYING_RECHECK = timedelta(seconds=20)
 MAX_GRACE_SECONDS = 600
