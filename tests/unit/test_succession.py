@@ -388,7 +388,7 @@ def test_bad_peers_are_one_line_errors(text: str, phrase: str) -> None:
         parse_peers(text)
 
 
-@pytest.mark.parametrize(("name", "value"), [("PROMOTION_PRIORITY", "256"), ("SUCCESSION_GRACE_SECONDS", "601")])
+@pytest.mark.parametrize(("name", "value"), [("PROMOTION_PRIORITY", "256"), ("SUCCESSION_GRACE_SECONDS", "301")])
 def test_out_of_range_settings_are_refused(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         SuccessionSettings.from_env({name: value})

@@ -50,7 +50,7 @@ DEFAULT_HEALTH_MAX_AGE = timedelta(seconds=300)
 DEFAULT_GRACE_SECONDS = 180
 #: The promoter's hold re-check delay (HOLD_RETRY_DELAY_SECONDS) while the datastore is modifying.
 MODIFYING_RECHECK = timedelta(seconds=20)
-MAX_GRACE_SECONDS = 600
+MAX_GRACE_SECONDS = 300
 
 _PEER = re.compile(
     r"^(?P<region>[a-z]{2}(-[a-z]+)+-\d)/(?P<rg>[A-Za-z][A-Za-z0-9-]{0,39})"
