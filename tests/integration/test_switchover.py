@@ -1,8 +1,7 @@
 """The planned switchover on real adapters: moto (CloudWatch, DynamoDB) + the GDS emulator behind a real
 boto3 ElastiCache client (every request validated against the API model).
 
-The target is the secondary in us-west-2; the writer is in us-east-1. The three-region tests add a second
-secondary in eu-west-1 and target either one.
+The target is the secondary in us-west-2; the writer is in us-east-1.
 """
 
 from __future__ import annotations
@@ -30,24 +29,14 @@ TABLE = "gds-failover-ledger-usw2"
 REQUEST = SwitchoverRequest(GDS_ID, SECONDARY_REGION, SECONDARY_RG)
 
 
-THIRD_REGION, THIRD_RG = "eu-west-1", "my-gds-euw1"
-
-
-def seed_probe_metrics(
-    now: datetime,
-    reachable: float = 1,
-    heartbeat_age: float = 8,
-    link_up: float = 1,
-    target: tuple[str, str] = (SECONDARY_REGION, SECONDARY_RG),
-) -> None:
-    region, group = target
-    dimensions = [{"Name": "service", "Value": "gds-failover"}, {"Name": "ReplicationGroupId", "Value": group}]
+def seed_probe_metrics(now: datetime, reachable: float = 1, heartbeat_age: float = 8, link_up: float = 1) -> None:
+    dimensions = [{"Name": "service", "Value": "gds-failover"}, {"Name": "ReplicationGroupId", "Value": SECONDARY_RG}]
     stamp = now - timedelta(seconds=70)
     data = [
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": stamp, "Value": value}
         for name, value in (("Reachable", reachable), ("HeartbeatAge", heartbeat_age), ("ReplicationLinkUp", link_up))
     ]
-    boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace="Custom/Redis", MetricData=data)
+    boto3.client("cloudwatch", region_name=SECONDARY_REGION).put_metric_data(Namespace="Custom/Redis", MetricData=data)
 
 
 @dataclass
@@ -216,66 +205,3 @@ def test_cli_usage_error_exits_2() -> None:
     with pytest.raises(SystemExit) as raised:
         cli.main(["--target-region", SECONDARY_REGION])
     assert raised.value.code == 2
-
-
-# --- three regions: A writes, B and C are secondaries; either may be the target -------------------------
-
-
-def three_region_run(world: World, target: tuple[str, str], dry_run: bool = False) -> SwitchoverResult:
-    region, group = target
-    world.emulator.roles[THIRD_RG] = (THIRD_REGION, "SECONDARY")
-    table = f"gds-failover-ledger-{region}"
-    create_ledger_table(table, region)
-    return run_switchover(
-        SwitchoverRequest(GDS_ID, region, group),
-        datastores=ElastiCacheGlobalDatastores(world.emulator.client(region)),
-        probe_metrics=ProbeMetrics(
-            boto3.client("cloudwatch", region_name=region, config=BOUNDED_CONFIG), "Custom/Redis", "gds-failover"
-        ),
-        ledger=PromotionLedger(boto3.client("dynamodb", region_name=region), table),
-        clock=world.clock,
-        dry_run=dry_run,
-        wait_seconds=120,
-    )
-
-
-@pytest.mark.parametrize(
-    ("target", "bystander"),
-    [((SECONDARY_REGION, SECONDARY_RG), THIRD_RG), ((THIRD_REGION, THIRD_RG), SECONDARY_RG)],
-    ids=["to-us-west-2", "to-eu-west-1"],
-)
-def test_three_regions_switch_to_either_secondary_and_report_the_third(
-    world: World, target: tuple[str, str], bystander: str
-) -> None:
-    seed_probe_metrics(world.now, target=target)
-    result = three_region_run(world, target)
-    assert (result.outcome, result.exit_code) == (SwitchoverOutcome.SWITCHED, 0), result.describe()
-    assert [(call.region, call.params["PrimaryRegion"]) for call in world.emulator.failover_calls] == [
-        (target[0], target[0])
-    ]
-    assert world.emulator.roles[target[1]][1] == "PRIMARY"
-    assert world.emulator.roles[bystander][1] == "SECONDARY"
-    assert world.emulator.roles[PRIMARY_RG][1] == "SECONDARY"
-    text = result.describe()
-    assert f"[ok  ] other-secondaries: {bystander} (" in text
-    assert "will replicate from the new primary" in text
-    assert "members: my-gds-use1 (us-east-1) PRIMARY associated" in text
-
-
-def test_three_regions_a_third_member_that_is_not_associated_blocks_unless_forced(world: World) -> None:
-    seed_probe_metrics(world.now)
-    world.emulator.member_statuses[THIRD_RG] = "associating"
-    result = three_region_run(world, (SECONDARY_REGION, SECONDARY_RG))
-    assert (result.outcome, result.exit_code) == (SwitchoverOutcome.PRECHECK_FAILED, 1)
-    assert [check.name for check in result.plan.blocking] == ["other-secondaries"]
-    assert "my-gds-euw1 (eu-west-1) SECONDARY associating" in result.describe()
-    assert world.emulator.failover_calls == []
-
-
-def test_three_regions_the_target_metrics_are_read_in_the_target_region(world: World) -> None:
-    """Metrics for B only: a switchover to C finds no datapoint (it reads C's region), and makes no call."""
-    seed_probe_metrics(world.now)
-    result = three_region_run(world, (THIRD_REGION, THIRD_RG))
-    assert result.outcome == SwitchoverOutcome.PRECHECK_FAILED
-    assert "target-replica-reachable" in {check.name for check in result.plan.blocking}
-    assert world.emulator.failover_calls == []
