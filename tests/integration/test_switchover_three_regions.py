@@ -55,7 +55,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         yield World(now, FakeClock(now), emulator)
 
 
-def three_region_run(world: World, target: tuple[str, str], dry_run: bool = False) -> SwitchoverResult:
+def three_region_run(world: World, target: tuple[str, str]) -> SwitchoverResult:
     region, group = target
     table = f"gds-failover-ledger-{region}"
     create_ledger_table(table, region)
@@ -67,7 +67,6 @@ def three_region_run(world: World, target: tuple[str, str], dry_run: bool = Fals
         ),
         ledger=PromotionLedger(boto3.client("dynamodb", region_name=region), table),
         clock=world.clock,
-        dry_run=dry_run,
         wait_seconds=120,
     )
 
