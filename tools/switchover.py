@@ -4,7 +4,8 @@
         --target-region us-east-1 --target-replication-group-id my-gds-use1 \\
         --ledger-table <LedgerTableName output of the target region's stack> [--dry-run] [--force]
 
-Exit codes: 0 switched or nothing to do (dry run: the pre-checks pass), 1 a pre-check failed (no change
+The target may be any SECONDARY member (with three regions, either secondary); the other members are
+reported. Exit codes: 0 switched or nothing to do (dry run: the pre-checks pass), 1 a pre-check failed (no change
 made), 2 usage error, AWS error, or a failover not confirmed within the wait. See docs/switchover.md.
 """
 

@@ -62,6 +62,8 @@ class GdsEmulator:
     polls_until_switch: int = 1
     failover_never_completes: bool = False
     unreachable_regions: set[str] = field(default_factory=set)
+    #: replication group id -> member status other than "associated" (e.g. "associating")
+    member_statuses: dict[str, str] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     #: replication group id -> status, and (date, source id, source type, message) events
     group_status: dict[str, str] = field(default_factory=dict)
@@ -128,7 +130,12 @@ class GdsEmulator:
             "GlobalReplicationGroupId": self.gds_id,
             "Status": self.status,
             "Members": [
-                {"ReplicationGroupId": rg, "ReplicationGroupRegion": region, "Role": role, "Status": "associated"}
+                {
+                    "ReplicationGroupId": rg,
+                    "ReplicationGroupRegion": region,
+                    "Role": role,
+                    "Status": self.member_statuses.get(rg, "associated"),
+                }
                 for rg, (region, role) in self.roles.items()
             ],
         }

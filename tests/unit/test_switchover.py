@@ -20,17 +20,23 @@ WRITER_REGION, WRITER_RG = "us-west-2", "my-gds-usw2"
 REQUEST = SwitchoverRequest(GDS, TARGET_REGION, TARGET_RG, max_lag_seconds=40)
 
 
+THIRD_REGION, THIRD_RG = "eu-west-1", "my-gds-euw1"
+
+
 def datastore(
-    status: str = "available", target_role: str = "SECONDARY", writer_role: str = "PRIMARY"
+    status: str = "available",
+    target_role: str = "SECONDARY",
+    writer_role: str = "PRIMARY",
+    third: tuple[str, str] | None = None,
 ) -> GlobalDatastore:
-    return GlobalDatastore(
-        GDS,
-        status,
-        (
-            GlobalDatastoreMember(TARGET_RG, TARGET_REGION, target_role, "associated"),
-            GlobalDatastoreMember(WRITER_RG, WRITER_REGION, writer_role, "associated"),
-        ),
+    """Two members, or three with ``third`` = (role, member status) for the other secondary."""
+    members = (
+        GlobalDatastoreMember(TARGET_RG, TARGET_REGION, target_role, "associated"),
+        GlobalDatastoreMember(WRITER_RG, WRITER_REGION, writer_role, "associated"),
     )
+    if third is not None:
+        members += (GlobalDatastoreMember(THIRD_RG, THIRD_REGION, *third),)
+    return GlobalDatastore(GDS, status, members)
 
 
 def series(
@@ -58,6 +64,7 @@ ALL = (
     "writer-heartbeat-recent",
     "replication-link-up",
     "no-active-latch",
+    "other-secondaries",
 )
 
 # (id, observation changes, request changes, the checks that fail, a phrase of the first failure's message)
@@ -68,7 +75,7 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...], str]] = [
         "datastore not describable",
         {"datastore": None, "datastore_error": "DescribeGlobalReplicationGroups failed (unreachable)"},
         {},
-        ("datastore-available", "target-is-secondary"),
+        ("datastore-available", "target-is-secondary", "other-secondaries"),
         "unreachable",
     ),
     (
@@ -144,6 +151,29 @@ ROWS: list[tuple[str, dict[str, Any], dict[str, Any], tuple[str, ...], str]] = [
         ("no-active-latch",),
         "cannot read the promotion ledger",
     ),
+    # --- three regions: the target is either secondary, the third member is reported ---------------------
+    ("three regions, all associated", {"datastore": datastore(third=("SECONDARY", "associated"))}, {}, (), ""),
+    (
+        "three regions, the target is the other secondary",
+        {"datastore": datastore(third=("SECONDARY", "associated"))},
+        {"target_region": THIRD_REGION, "target_replication_group_id": THIRD_RG},
+        (),
+        "",
+    ),
+    (
+        "three regions, the third member is still associating",
+        {"datastore": datastore(third=("SECONDARY", "associating"))},
+        {},
+        ("other-secondaries",),
+        "may not follow the new primary",
+    ),
+    (
+        "three regions, the target is the writer's region",
+        {"datastore": datastore(third=("SECONDARY", "associated"))},
+        {"target_region": WRITER_REGION, "target_replication_group_id": WRITER_RG},
+        (),
+        "",
+    ),
 ]
 
 
@@ -171,8 +201,9 @@ def test_prechecks(
         ({"series": series(heartbeat_age=75)}, False),  # data safety is never forced
         ({"series": series(link_up=0)}, False),
         ({"datastore": datastore("modifying")}, False),
+        ({"datastore": datastore(third=("SECONDARY", "disassociating"))}, True),
     ],
-    ids=["latch", "ledger unreadable", "lag", "link", "modifying"],
+    ids=["latch", "ledger unreadable", "lag", "link", "modifying", "third member unsettled"],
 )
 def test_only_the_cooldown_may_be_forced(observation_changes: dict[str, Any], forceable: bool) -> None:
     checks = evaluate_prechecks(replace(HEALTHY, **observation_changes), REQUEST)
@@ -184,3 +215,11 @@ def test_a_target_that_is_already_primary_passes_membership() -> None:
     observations = replace(HEALTHY, datastore=datastore(target_role="PRIMARY", writer_role="SECONDARY"))
     membership = next(c for c in evaluate_prechecks(observations, REQUEST) if c.name == "target-is-secondary")
     assert (membership.passed, membership.message) == (True, "already PRIMARY")
+
+
+def test_the_third_member_is_reported_in_the_plan_and_the_check() -> None:
+    observations = replace(HEALTHY, datastore=datastore(third=("SECONDARY", "associated")))
+    check = next(c for c in evaluate_prechecks(observations, REQUEST) if c.name == "other-secondaries")
+    assert check.message == "my-gds-euw1 (eu-west-1) SECONDARY associated: will replicate from the new primary"
+    two = next(c for c in evaluate_prechecks(HEALTHY, REQUEST) if c.name == "other-secondaries")
+    assert (two.passed, two.message) == (True, "none (two regions)")

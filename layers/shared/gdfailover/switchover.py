@@ -25,6 +25,7 @@ from gdfailover.elasticache import (
     STATUS_AVAILABLE,
     GlobalDatastore,
     GlobalDatastoreApi,
+    GlobalDatastoreMember,
     MemberRole,
     WaitResult,
     WaitStatus,
@@ -44,6 +45,8 @@ DEFAULT_MAX_METRIC_AGE = timedelta(seconds=300)
 DEFAULT_COOLDOWN = timedelta(minutes=60)
 DEFAULT_WAIT_SECONDS = 600.0
 POLL_INTERVAL_SECONDS = 5.0
+#: A member's status once it replicates within the datastore (DescribeGlobalReplicationGroups Members[].Status).
+MEMBER_ASSOCIATED = "associated"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +110,12 @@ class SwitchoverPlan:
         lines = [
             f"planned switchover of {request.global_replication_group_id}: {self.current_primary or '?'} -> {target}"
         ]
+        datastore = self.observations.datastore
+        if datastore is not None:
+            lines.append(
+                "  members: "
+                + ", ".join(f"{m.replication_group_id} ({m.region}) {m.role} {m.status}" for m in datastore.members)
+            )
         for check in self.checks:
             mark = "ok  " if check.passed else ("FORCED" if check.forceable and request.force else "FAIL")
             lines.append(f"  [{mark}] {check.name}: {check.message}")
@@ -170,6 +179,7 @@ def evaluate_prechecks(observations: Observations, request: SwitchoverRequest) -
         _check_heartbeat_age(observations, request),
         _check_replication_link(observations, request),
         _check_cooldown(observations, request),
+        _check_other_secondaries(observations, request),
     )
 
 
@@ -287,6 +297,43 @@ def _check_cooldown(observations: Observations, request: SwitchoverRequest) -> P
     if latch is not None:
         return PreCheck(name, True, f"last latch expired at {latch.latched_until.isoformat()}", forceable=True)
     return PreCheck(name, True, "no promotion latch in the target region's ledger", forceable=True)
+
+
+def _check_other_secondaries(observations: Observations, request: SwitchoverRequest) -> PreCheck:
+    """Three regions: the secondary that is not the target follows the new primary; it must be associated.
+
+    Not a data-safety check on the target (hence forceable): a member that is associating or
+    disassociating may be left behind, and the operator should know before, not after.
+    """
+    name = "other-secondaries"
+    datastore = observations.datastore
+    if datastore is None:
+        return PreCheck(name, False, "unknown: the Global Datastore could not be described", forceable=True)
+    others = other_secondaries(datastore, request)
+    if not others:
+        return PreCheck(name, True, "none (two regions)", forceable=True)
+    report = "; ".join(f"{m.replication_group_id} ({m.region}) {m.role} {m.status}" for m in others)
+    unsettled = [m for m in others if m.status != MEMBER_ASSOCIATED]
+    if unsettled:
+        return PreCheck(
+            name,
+            False,
+            f"{report}: not every other member is {MEMBER_ASSOCIATED}, so it may not follow the new primary; "
+            "wait for it (or --force)",
+            forceable=True,
+        )
+    return PreCheck(name, True, f"{report}: will replicate from the new primary", forceable=True)
+
+
+def other_secondaries(datastore: GlobalDatastore, request: SwitchoverRequest) -> tuple[GlobalDatastoreMember, ...]:
+    """Members that are neither the target nor the current PRIMARY (one in a three-region datastore)."""
+    primary = datastore.primary
+    return tuple(
+        member
+        for member in datastore.members
+        if member.replication_group_id != request.target_replication_group_id
+        and (primary is None or member.replication_group_id != primary.replication_group_id)
+    )
 
 
 # --- gathering and acting ----------------------------------------------------------------------------
