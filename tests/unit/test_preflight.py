@@ -95,6 +95,13 @@ def only_primary() -> str:
         ("PeerAlarmNeedsTopic", "primary", ["PeerWriterAlarmName=gds-failover-writer-x"], None),
         ("OperatorEmailNeedsTopic", "primary", ["OperatorTopic=none", "OperatorEmail=oncall@corp.test"], SAMCONFIG),
         ("TriggerPeriodHoldsAProbe", "primary", ["TriggerAlarmPeriodSeconds=10"], SAMCONFIG),
+        ("SecondaryDnsRankNeedsSecondaryRole", "primary", ["SecondaryDnsRank=first"], SAMCONFIG),
+        (
+            "SecondPeerVpcNeedsRegion",
+            "primary",
+            ["SecondPeerVpcId=vpc-0c1d2e3f4a5b60719"],
+            SAMCONFIG,
+        ),
         (
             "SlowCadenceNeedsLongTriggerPeriod",
             "primary",
@@ -124,6 +131,8 @@ def test_every_template_rule_has_a_case_above() -> None:
         "PeerAlarmNeedsTopic",
         "OperatorEmailNeedsTopic",
         "TriggerPeriodHoldsAProbe",
+        "SecondaryDnsRankNeedsSecondaryRole",
+        "SecondPeerVpcNeedsRegion",
         "SlowCadenceNeedsLongTriggerPeriod",
     }
     assert set(load_template()["Rules"]) == covered
