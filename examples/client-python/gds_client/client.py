@@ -30,6 +30,7 @@ from redis.retry import Retry
 from gds_client.settings import ClientSettings
 
 logger = logging.getLogger("gds_client")
+logger.addHandler(logging.NullHandler())  # a library: the application decides where log records go
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,7 @@ class _ResolvingMixin:
         sock = socket.create_connection((target.address, port), timeout=self.socket_connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.settimeout(self.socket_timeout)
-        return sock
+        return sock  # still on the connect timeout: it bounds the TLS handshake too
 
 
 class FollowWriterConnection(_ResolvingMixin, Connection):
@@ -110,7 +110,9 @@ class FollowWriterConnection(_ResolvingMixin, Connection):
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
 
     def _connect(self) -> socket.socket:
-        return self._open_socket()
+        sock = self._open_socket()
+        sock.settimeout(self.socket_timeout)
+        return sock
 
 
 class FollowWriterSSLConnection(_ResolvingMixin, SSLConnection):
@@ -125,6 +127,7 @@ class FollowWriterSSLConnection(_ResolvingMixin, SSLConnection):
         except (OSError, redis.RedisError):
             sock.close()
             raise
+        wrapped.settimeout(self.socket_timeout)
         return wrapped
 
 

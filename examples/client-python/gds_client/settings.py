@@ -21,10 +21,14 @@ class ClientSettings:
     ca_file: str | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)  # never in a repr, a log line or an error
-    connect_timeout_s: float = 1.0
+    #: TCP connect and TLS handshake, per attempt.
+    connect_timeout_s: float = 0.5
+    #: Waiting for a command's reply.
     socket_timeout_s: float = 1.0
-    #: Retries of a connection error or timeout (each one reconnects, so it re-resolves).
-    retries: int = 3
+    #: Retries of a connection error or timeout (each one reconnects, so it re-resolves). redis-py
+    #: retries the connect inside each command retry, so a command against a hung server gives up after
+    #: socket_timeout_s + retries * (retries + 1) * connect_timeout_s + backoff: about 6 s by default.
+    retries: int = 2
     #: Retries of READONLY (each one drops the whole pool first).
     readonly_retries: int = 3
     backoff_base_s: float = 0.1
