@@ -150,6 +150,16 @@ def test_dns_resolver_follows_the_cname_chain_to_the_canonical_endpoint(dns_serv
     assert resolve("redis.apps.svc.cluster.local") == Target(WRITER_B, "127.0.0.1")
 
 
+def test_a_name_that_does_not_resolve_is_a_bounded_connection_error(
+    regions: dict[str, RedisServer], dns_server: DnsResponder, tls_files: TlsFiles
+) -> None:
+    del dns_server.records["redis.internal"]
+    with client_for(regions, dns_server, tls_files, retries=1) as client, pytest.raises(redis.ConnectionError) as error:
+        client.ping()
+    assert "cannot resolve redis.internal" in str(error.value)
+    assert dns_server.queries.count("redis.internal") == 2  # one retry, one more lookup
+
+
 def test_connects_verifying_tls_against_the_canonical_name(
     regions: dict[str, RedisServer], dns_server: DnsResponder, tls_files: TlsFiles
 ) -> None:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import dns.exception
 import dns.resolver
 import redis
 from redis.backoff import ExponentialBackoff
@@ -47,11 +48,12 @@ class Target:
 Resolver = Callable[[str], Target]
 
 
-def dns_resolver(nameservers: list[str] | None = None, port: int = 53, lifetime_s: float = 2.0) -> Resolver:
+def dns_resolver(nameservers: list[str] | None = None, port: int = 53, lifetime_s: float = 1.0) -> Resolver:
     """Resolve with dnspython, following the CNAME chain (``Answer.canonical_name``), no cache.
 
     The system's resolver settings by default (``/etc/resolv.conf``, search domains included, so a
-    Kubernetes short Service name works); ``nameservers``/``port`` point it elsewhere (tests).
+    Kubernetes short Service name works); ``nameservers``/``port`` point it elsewhere (tests). A name
+    that does not resolve is a ``redis.ConnectionError``, retried like any other connection failure.
     """
     resolver = dns.resolver.Resolver(configure=nameservers is None)
     if nameservers is not None:
@@ -60,7 +62,10 @@ def dns_resolver(nameservers: list[str] | None = None, port: int = 53, lifetime_
     resolver.lifetime = lifetime_s
 
     def resolve(name: str) -> Target:
-        answer = resolver.resolve(name, "A", search=True)
+        try:
+            answer = resolver.resolve(name, "A", search=True)
+        except dns.exception.DNSException as error:
+            raise redis.ConnectionError(f"cannot resolve {name}: {error}") from None
         canonical = answer.canonical_name.to_text(omit_final_dot=True)
         return Target(canonical, answer[0].to_text())
 
