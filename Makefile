@@ -16,7 +16,7 @@ SCENARIO ?=
 FN ?=
 EVENT ?=
 
-.PHONY: help venv redis-server test lint unit integration template-gates build drill drill-all bench rto invoke clean
+.PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench rto invoke clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -36,7 +36,7 @@ redis-server: ## install redis-server from Debian packages when it is missing
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq redis-server >/dev/null; }
 	@redis-server --version
 
-test: venv redis-server lint unit integration template-gates drill-all ## everything CI runs
+test: venv redis-server lint unit integration template-gates example-gates drill-all ## everything CI runs
 
 lint: venv ## ruff and mypy
 	$(BIN)/ruff check .
@@ -53,6 +53,9 @@ integration: venv redis-server ## tests against real redis-server and moto
 
 template-gates: venv ## sam validate --lint, cfn-lint, checkov, sam build
 	PYTHON313="$(PYTHON313)" BIN="$(BIN)" bash .ci/template-gates
+
+example-gates: venv ## examples: cfn-lint + checkov on examples/datastore, kubernetes-validate on examples/kubernetes
+	BIN="$(BIN)" bash .ci/example-gates
 
 build: venv ## sam build with python3.13
 	PATH="$(dir $(PYTHON313)):$$PATH" $(BIN)/sam build --template template.yaml

@@ -7,7 +7,9 @@ Nothing here is deployed; the Lambda code lives in functions/ and layers/.
 import sys
 from pathlib import Path
 
-# The domain package ships in the Lambda layer (layers/shared); tools import it from there.
-_LAYER = str(Path(__file__).resolve().parent.parent / "layers" / "shared")
-if _LAYER not in sys.path:
-    sys.path.insert(0, _LAYER)
+_ROOT = Path(__file__).resolve().parent.parent
+# The domain package ships in the Lambda layer (layers/shared); tools import it from there. The drill's
+# application client is the example client (examples/client-python/gds_client).
+for _path in (_ROOT / "layers" / "shared", _ROOT / "examples" / "client-python"):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))

@@ -16,6 +16,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,11 @@ class TlsFiles:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    ca_key: Path | None = None  # kept so that more server certificates can be issued (server_tls_files)
 
 
-def make_tls_files(directory: Path, name: str = "local-ca") -> TlsFiles:
-    """A private CA and a server certificate for localhost / 127.0.0.1, valid for a day."""
+def make_tls_files(directory: Path, name: str = "local-ca", dns_names: Sequence[str] = ()) -> TlsFiles:
+    """A private CA and a server certificate for localhost / 127.0.0.1 (+ ``dns_names``), valid for a day."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -74,33 +76,50 @@ def make_tls_files(directory: Path, name: str = "local-ca") -> TlsFiles:
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
+    ca_cert_file, ca_key_file = directory / f"{name}.crt", directory / f"{name}.key"
+    ca_cert_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(ca_key_file, ca_key)
+    return server_tls_files(TlsFiles(ca_cert_file, Path(), Path(), ca_key_file), directory, dns_names)
+
+
+def server_tls_files(ca: TlsFiles, directory: Path, dns_names: Sequence[str] = (), stem: str = "server") -> TlsFiles:
+    """A server certificate signed by ``ca`` for localhost, 127.0.0.1 and ``dns_names`` (the drill gives
+    each region's server its emulated ElastiCache endpoint name, so clients really verify names)."""
+    if ca.ca_key is None:
+        raise ValueError("this CA's key was not kept: create it with make_tls_files")
+    directory.mkdir(parents=True, exist_ok=True)
+    now = dt.datetime.now(dt.UTC)
+    ca_cert = x509.load_pem_x509_certificate(ca.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     server_key = ec.generate_private_key(ec.SECP256R1())
+    names: list[x509.GeneralName] = [x509.DNSName("localhost"), *(x509.DNSName(n) for n in dns_names)]
+    names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     server_cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0] if dns_names else "localhost")]))
+        .issuer_name(ca_cert.subject)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(server_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
-    files = TlsFiles(directory / f"{name}.crt", directory / "server.crt", directory / "server.key")
-    files.ca_cert.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    files = TlsFiles(ca.ca_cert, directory / f"{stem}.crt", directory / f"{stem}.key", ca.ca_key)
     files.server_cert.write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    files.server_key.write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    _write_key(files.server_key, server_key)
     return files
+
+
+def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
+    path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    path.chmod(0o600)
 
 
 class RedisServer:

@@ -52,7 +52,7 @@ from tools.drill.lambdas import (
 )
 from tools.drill.sim import Simulation
 from tools.invoke import LambdaContext
-from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files
+from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files, server_tls_files
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 GLOBAL_ID = "ldgnf-drill-gds"
@@ -159,9 +159,9 @@ class World:
         ):
             self._sfn = sfn
             try:
-                writer = RedisServer(name="region-a", tls=self.tls).start()
+                writer = RedisServer(name="region-a", tls=self._server_tls("drill-use1", "us-east-1")).start()
                 servers.append(writer)
-                replica = RedisServer(name="region-b", tls=self.tls).start()
+                replica = RedisServer(name="region-b", tls=self._server_tls("drill-usw2", "us-west-2")).start()
                 servers.append(replica)
                 replica.replicate_from(writer)
                 replica.wait_in_sync()
@@ -175,6 +175,12 @@ class World:
                 for server in servers:
                     server.stop()
 
+    def _server_tls(self, replication_group_id: str, region: str) -> TlsFiles:
+        """The region's server certificate names its emulated ElastiCache endpoint (and only that one),
+        so the client's hostname verification against the canonical name is real."""
+        name = endpoint_name(replication_group_id, region)
+        return server_tls_files(self.tls, self.workdir / "tls" / replication_group_id, [name])
+
     def _build(self) -> None:
         a, b = self.regions["A"], self.regions["B"]
         route53 = boto3.client("route53", region_name="us-east-1")
@@ -183,7 +189,7 @@ class World:
         ].split("/")[-1]
         for region in (a, b):
             region.stack_name = f"gds-failover-{region.label.lower()}"
-            region.endpoint_name = f"master.{region.replication_group_id}.drill.{region.name}.cache.amazonaws.com"
+            region.endpoint_name = endpoint_name(region.replication_group_id, region.name)
             region.secret_arn = boto3.client("secretsmanager", region_name=region.name).create_secret(
                 Name="gds-failover/redis-auth", SecretString=DEFAULT_PASSWORD
             )["ARN"]
@@ -622,6 +628,11 @@ class World:
         for alarm in (region.writer_alarm, region.trigger_alarm):
             assert alarm is not None
             alarm.region_alive = False
+
+
+def endpoint_name(replication_group_id: str, region: str) -> str:
+    """The emulated primary endpoint of a replication group, shaped like ElastiCache's."""
+    return f"master.{replication_group_id}.drill.{region}.cache.amazonaws.com"
 
 
 class EmulatedHealthChecks:

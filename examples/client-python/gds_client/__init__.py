@@ -1,0 +1,22 @@
+"""gds_client: a redis-py client that follows the writer of a Global Datastore behind ``redis.internal``.
+
+    from gds_client import ClientSettings, connect
+    client = connect(ClientSettings.from_env())
+    client.set("key", "value")
+
+See docs/clients.md for the settings, the retry and READONLY behaviour, and what an application sees
+during a failover.
+"""
+
+from gds_client.client import FollowWriterRedis, Resolver, Target, connect, dns_resolver
+from gds_client.settings import ClientSettings, SettingsError
+
+__all__ = [
+    "ClientSettings",
+    "FollowWriterRedis",
+    "Resolver",
+    "SettingsError",
+    "Target",
+    "connect",
+    "dns_resolver",
+]
