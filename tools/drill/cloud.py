@@ -25,6 +25,7 @@ and the ElastiCache Global Datastore control plane.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -198,17 +199,26 @@ class EmulatedAlarm:
         return state
 
 
+#: The record name the drill's client resolves (template default RecordName).
+RECORD_NAME = "redis.internal."
+
+
 @dataclass
 class FailoverRecord:
     set_identifier: str
     role: str  # PRIMARY | SECONDARY
-    target: str  # the replication group's primary endpoint name
+    target: str  # the replication group's primary endpoint name; "" for an alias
     health_alarm: EmulatedAlarm | None
+    name: str = RECORD_NAME
+    #: A failover alias record (EvaluateTargetHealth true) to another name of the zone: three regions'
+    #: SECONDARY at RecordName, pointing to the nested pair secondaries.<RecordName>.
+    alias_to: str | None = None
 
 
 @dataclass
 class EmulatedRoute53:
-    """Failover routing for one record name, from the health of each record's health check."""
+    """Failover routing, from the health of each record's health check, for one record name or (three
+    regions) a record name whose SECONDARY is an alias into a nested failover pair."""
 
     records: list[FailoverRecord]
     health_lag_s: float
@@ -216,6 +226,10 @@ class EmulatedRoute53:
     region_lost_at: dict[str, float] = field(default_factory=dict)
 
     def healthy(self, record: FailoverRecord, now: float) -> bool:
+        if record.alias_to is not None:
+            # EvaluateTargetHealth: healthy when any record at the target name is ("backs out of that
+            # branch of the tree" when none is).
+            return any(self.healthy(r, now) for r in self.records if r.name == record.alias_to)
         if record.health_alarm is None:
             return True
         seen_at = now - self.health_lag_s
@@ -224,14 +238,30 @@ class EmulatedRoute53:
             return False  # the alarm's region is gone: no data, InsufficientDataHealthStatus Unhealthy
         return record.health_alarm.state_at(seen_at) == "OK"
 
-    def answer(self, now: float) -> FailoverRecord:
-        primary = next(r for r in self.records if r.role == "PRIMARY")
-        secondary = next(r for r in self.records if r.role == "SECONDARY")
+    def answer(self, now: float, name: str = RECORD_NAME) -> FailoverRecord:
+        """The record (never an alias: it is followed) Route 53 answers for ``name``."""
+        return self.answer_path(now, name)[-1]
+
+    def answer_path(self, now: float, name: str = RECORD_NAME) -> list[FailoverRecord]:
+        """The failover records chosen on the way from ``name`` to the answer (an alias, then its target)."""
+        group = [r for r in self.records if r.name == name]
+        primary = next(r for r in group if r.role == "PRIMARY")
+        secondary = next(r for r in group if r.role == "SECONDARY")
+        chosen = secondary
         if self.healthy(primary, now):
-            return primary
-        if secondary.health_alarm is not None and not self.healthy(secondary, now):
-            return primary
-        return secondary
+            chosen = primary
+        elif (secondary.health_alarm is not None or secondary.alias_to is not None) and not self.healthy(
+            secondary, now
+        ):
+            chosen = primary  # "when the secondary is unhealthy, Route 53 responds with the primary regardless"
+        if chosen.alias_to is not None:
+            return [chosen, *self.answer_path(now, chosen.alias_to)]
+        return [chosen]
+
+    def describe(self, now: float, name: str = RECORD_NAME) -> str:
+        """``PRIMARY <endpoint>``, or for a nested answer ``SECONDARY > PRIMARY <endpoint>``."""
+        path = self.answer_path(now, name)
+        return " > ".join(r.role for r in path) + f" {path[-1].target}"
 
 
 @dataclass
@@ -243,7 +273,7 @@ class Member:
 
 
 class GlobalDatastoreEmulator:
-    """One Global Datastore of two members; each region sees it through :meth:`view`."""
+    """One Global Datastore of two or three members; each region sees it through :meth:`view`."""
 
     def __init__(
         self,
@@ -263,6 +293,7 @@ class GlobalDatastoreEmulator:
         self.group_status: dict[str, str] = {m.replication_group_id: "available" for m in members}
         self.events: list[tuple[float, str, str]] = []
         self._on_event = on_event
+        self._lock = threading.Lock()
 
     def member(self, replication_group_id: str) -> Member:
         return next(m for m in self.members if m.replication_group_id == replication_group_id)
@@ -284,6 +315,12 @@ class GlobalDatastoreEmulator:
         )
 
     def request_failover(self, caller_region: str, primary_region: str, replication_group_id: str) -> None:
+        # Promoters of two regions run as concurrent threads: the service's own serialization (a
+        # failover turns the datastore modifying for every caller) must hold between them too.
+        with self._lock:
+            self._request_failover(caller_region, primary_region, replication_group_id)
+
+    def _request_failover(self, caller_region: str, primary_region: str, replication_group_id: str) -> None:
         if self.status != "available":
             raise AwsCallError(
                 "FailoverGlobalReplicationGroup",
@@ -313,12 +350,14 @@ class GlobalDatastoreEmulator:
 
     def _complete_failover(self, old: Member, new: Member) -> None:
         # A hung (SIGSTOPped) old primary answers nothing, like an unreachable one: no WAIT, no REPLICAOF.
-        old_usable = old.server.running and not old.server.paused and old.region not in self.unreachable_regions
+        old_usable = self._usable(old)
         if old_usable:
-            # Planned switchover: no client runs during this event, so waiting for the replica's
-            # acknowledgement is enough for the new primary to hold every acknowledged write.
+            # Planned switchover: no client runs during this event, so waiting for the replicas'
+            # acknowledgement (every connected one: with three members, one of them is not the new
+            # primary) is enough for the new primary to hold every acknowledged write.
             with old.server.client(timeout=2.0) as client:
-                client.execute_command("WAIT", "1", "1000")
+                connected = max(1, int(client.info("replication").get("connected_slaves", 0)))
+                client.execute_command("WAIT", str(connected), "1000")
         new.server.replicate_from(None)
         if old_usable:
             old.server.replicate_from(new.server)
@@ -326,13 +365,23 @@ class GlobalDatastoreEmulator:
             # minutes per wall second): without this wait a replica could serve a heartbeat that looks
             # minutes old and fire its promotion trigger. Emulated time stands still until it is in sync.
             old.server.wait_in_sync()
+        # Three regions: the other secondary follows the new primary (ElastiCache re-points every
+        # secondary member); a stopped, hung or unreachable one is left as it is.
+        followers = [m for m in self.members if m is not old and m is not new and self._usable(m)]
+        for member in followers:
+            member.server.replicate_from(new.server)
+            member.server.wait_in_sync()
         old.role, new.role = MemberRole.SECONDARY, MemberRole.PRIMARY
         self.status = "available"
         self._on_event(
             "gds",
             f"promotion complete: {new.replication_group_id} ({new.region}) is PRIMARY (REPLICAOF NO ONE)"
-            + (f"; {old.replication_group_id} now REPLICAOF it" if old_usable else "; old primary unreachable"),
+            + (f"; {old.replication_group_id} now REPLICAOF it" if old_usable else "; old primary unreachable")
+            + "".join(f"; {m.replication_group_id} now REPLICAOF it" for m in followers),
         )
+
+    def _usable(self, member: Member) -> bool:
+        return member.server.running and not member.server.paused and member.region not in self.unreachable_regions
 
     def add_event(self, replication_group_id: str, message: str) -> None:
         self.events.append((self._simulation.now, replication_group_id, message))

@@ -7,7 +7,7 @@ from pathlib import Path
 from tools.drill.run import ScenarioResult
 
 EMULATION_NOTE = (
-    "EMULATION: Redis is real (two redis-servers on loopback, TLS + AUTH, real REPLICAOF); the probe and\n"
+    "EMULATION: Redis is real (redis-servers on loopback, TLS + AUTH, real REPLICAOF); the probe and\n"
     "promote handlers are the real code loaded from template.yaml; the probe state machine is the real\n"
     "ASL run by moto. CloudWatch, SNS, Route 53, DynamoDB, Secrets Manager and Step Functions are moto;\n"
     "alarm evaluation, Route 53 health/failover answers and the Global Datastore control plane are\n"
@@ -40,7 +40,10 @@ def format_rpo(result: ScenarioResult) -> str:
 
 
 def format_decisions(decisions: tuple[str, ...]) -> str:
-    shown = [d.split(":")[0] if d.split(":")[0] == d.split(":")[-1] else d for d in decisions]
+    # "promote:promote" reads "promote"; three regions' "B:promote:promote" reads "B:promote"
+    shown = [
+        d.rsplit(":", 1)[0] if d.count(":") >= 1 and d.split(":")[-2] == d.split(":")[-1] else d for d in decisions
+    ]
     return ", ".join(shown) if shown else "none"
 
 
@@ -128,7 +131,8 @@ def plot(result: ScenarioResult, path: Path) -> str:
         import matplotlib.pyplot as plt
     except ImportError:
         return "--plot: matplotlib is not installed (make venv installs it from requirements-dev.txt)"
-    lanes = ["FAULT", "probe A", "probe B", "alarm", "dns", "PROMOTER", "gds", "client"]
+    probes = sorted({f"probe {e.where}" for e in result.timeline if e.kind == "probe"} | {"probe A", "probe B"})
+    lanes = ["FAULT", *probes, "alarm", "dns", "PROMOTER", "gds", "client"]
     colors = {"FAULT": "red", "PROMOTER": "purple", "dns": "green", "gds": "orange", "client": "blue"}
     figure, axes = plt.subplots(figsize=(14, 5))
     labelled: set[tuple[float, int]] = set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,13 +23,16 @@ SWITCHOVER_RESULT = "switchover result: "
 class Scenario:
     name: str
     summary: str
-    expected: tuple[str, ...]  # promoter decisions that matter, "outcome" or "outcome:code"; () = none
+    #: Promoter decisions that matter, "outcome" or "outcome:code"; () = none. Two regions: in order.
+    #: Three regions: per region, "<label>:outcome[:code]" (a code may end in *), as a set (see run.matches).
+    expected: tuple[str, ...]
     inject: Callable[[World], None]
     run_for_s: float = 480.0  # emulated seconds after the fault
     overrides: dict[str, str] = field(default_factory=dict)
     expect_recovery: bool = True  # client writes succeed again by the end
     checks: tuple[Check, ...] = ()
     duplicate_deliveries: bool = False
+    regions: int = 2  # 3: the three-region deployment of docs/three-regions.md (names start with three-)
 
 
 def at(world: World, seconds_after_fault: float, action: Callable[[], None]) -> None:
@@ -441,6 +445,224 @@ CATALOGUE_LIST += (
         inject=lose_primary_region_slow_promotion,
         run_for_s=600.0,
         checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
+    ),
+)
+
+
+# --- three regions (docs/three-regions.md): A writes, B preferred secondary, C the other one -----------
+def lose_primary_region_with_preferred_replica_down(world: World) -> None:
+    def preferred_down() -> None:
+        world.inject("region B's redis-server killed (the preferred secondary's replica is gone)")
+        world.regions["B"].server.kill()
+
+    def primary_lost() -> None:
+        world.event("fault", "drill", "region A lost: redis-server, probe, metrics, alarms, SNS and ElastiCache API")
+        world.lose_region("A")
+
+    at(world, 0, preferred_down)
+    at(world, 30, primary_lost)
+
+
+def lose_primary_region_with_preferred_over_lag_gate(world: World) -> None:
+    replication_broken(world)
+
+    def primary_lost() -> None:
+        world.event("fault", "drill", "region A lost, 4 minutes into region B's replication break")
+        world.lose_region("A")
+
+    at(world, 240, primary_lost)
+
+
+def kill_primary_redis_secondaries_in_step(world: World) -> None:
+    """Regions B's and C's probes run at the same second of the minute, so both HeartbeatAge series climb
+    together and both promotion triggers go to ALARM at the same evaluation."""
+    world.schedule_offset_s["C"] = world.schedule_offset_s["B"]
+    kill_primary_redis(world)
+
+
+def one_lost_probe_then_blip(world: World) -> None:
+    one_lost_probe(world)
+
+    def stop() -> None:
+        world.event("fault", "drill", "region A's redis-server stopped (SIGSTOP) for 20s")
+        world.regions["A"].server.pause()
+
+    def resume() -> None:
+        world.regions["A"].server.resume()
+        world.event("fault", "drill", "region A's redis-server resumed (SIGCONT)")
+
+    at(world, 120, stop)
+    at(world, 140, resume)
+
+
+def writer_is(label: str) -> Check:
+    def check(world: World) -> tuple[str, bool]:
+        assert world.datastore is not None
+        primary = world.datastore.primary
+        return f"region {label} is the Global Datastore's PRIMARY", (
+            primary.replication_group_id == world.regions[label].replication_group_id
+        )
+
+    return check
+
+
+def failover_calls_from(label: str, count: int) -> Check:
+    def check(world: World) -> tuple[str, bool]:
+        assert world.datastore is not None
+        name = world.regions[label].name
+        calls = [c for c in world.datastore.failover_calls if c[1] == name]
+        return f"region {label} made {count} FailoverGlobalReplicationGroup call(s)", len(calls) == count
+
+    return check
+
+
+def never_promoted(label: str) -> Check:
+    def check(world: World) -> tuple[str, bool]:
+        decided = [run for run in world.promoter_runs if run.region == label]
+        promoted = [run for run in decided if run.result.get("decision") == "promote"]
+        return f"region {label}'s promoter never decided promote", not promoted
+
+    return check
+
+
+def decided(label: str, pattern: str) -> Check:
+    """Region ``label``'s promoter returned ``decision:code`` matching ``pattern`` (fnmatch) at least once."""
+
+    def check(world: World) -> tuple[str, bool]:
+        seen = [
+            f"{run.result.get('decision')}:{run.result.get('code')}"
+            for run in world.promoter_runs
+            if run.region == label
+        ]
+        return f"region {label}'s promoter decided {pattern}", any(fnmatch.fnmatchcase(d, pattern) for d in seen)
+
+    return check
+
+
+def replicate_from(labels: tuple[str, ...], writer_label: str) -> Check:
+    """INFO replication on the real servers: each of ``labels`` is a replica of the writer, link up."""
+
+    def check(world: World) -> tuple[str, bool]:
+        port = world.regions[writer_label].server.port
+        ok = True
+        for label in labels:
+            server = world.regions[label].server
+            if not server.running:
+                ok = False
+                continue
+            with server.client(timeout=2.0) as client:
+                info = client.info("replication")
+            ok = ok and (
+                info.get("role") == "slave"
+                and int(info.get("master_port", 0)) == port
+                and info.get("master_link_status") == "up"
+            )
+        return f"region(s) {', '.join(labels)} replicate from region {writer_label} (link up)", ok
+
+    return check
+
+
+def triggers_fired_together(first: str, second: str) -> Check:
+    def check(world: World) -> tuple[str, bool]:
+        fired = []
+        for label in (first, second):
+            alarm = world.regions[label].trigger_alarm
+            assert alarm is not None
+            fired.append(next((t.at for t in alarm.history if t.new == "ALARM"), None))
+        together = None not in fired and abs((fired[0] or 0.0) - (fired[1] or 0.0)) < 1.0
+        return f"regions {first}'s and {second}'s promotion triggers went to ALARM in the same second", together
+
+    return check
+
+
+CATALOGUE_LIST += (
+    Scenario(
+        name="three-primary-region-outage",
+        summary="Three regions: region A disappears; B (preferred) promotes, C yields",
+        expected=("B:promote", "C:refuse:yield-*"),
+        inject=lose_primary_region,
+        run_for_s=540.0,
+        regions=3,
+        checks=(
+            dns_ends_on("B"),
+            failovers(1),
+            failover_calls_from("C", 0),
+            writer_is("B"),
+            replicate_from(("C",), "B"),
+            no_lost_writes,
+        ),
+    ),
+    Scenario(
+        name="three-preferred-replica-down",
+        summary="Three regions: B's replica is down when region A disappears; C promotes",
+        expected=("B:refuse:local-replica-down", "C:promote"),
+        inject=lose_primary_region_with_preferred_replica_down,
+        run_for_s=540.0,
+        regions=3,
+        checks=(
+            dns_ends_on("C"),
+            failovers(1),
+            failover_calls_from("B", 0),
+            writer_is("C"),
+            no_lost_writes,
+        ),
+    ),
+    Scenario(
+        name="three-preferred-over-lag-gate",
+        summary="Three regions: B's replication broken 4 min, then region A disappears; C (fresh) promotes",
+        expected=("B:refuse:writer-alive", "C:promote"),
+        inject=lose_primary_region_with_preferred_over_lag_gate,
+        run_for_s=600.0,
+        regions=3,
+        checks=(
+            dns_ends_on("C"),
+            failovers(1),
+            failover_calls_from("B", 0),
+            never_promoted("B"),
+            writer_is("C"),
+            replicate_from(("B",), "C"),
+            no_lost_writes,
+        ),
+    ),
+    Scenario(
+        name="three-both-alarms-same-second",
+        summary="Three regions: A's Redis dies; B's and C's triggers fire in the same second; one failover",
+        expected=("B:promote", "C:refuse:yield-*"),
+        inject=kill_primary_redis_secondaries_in_step,
+        run_for_s=540.0,
+        regions=3,
+        checks=(
+            triggers_fired_together("B", "C"),
+            failovers(1),
+            failover_calls_from("C", 0),
+            dns_ends_on("B"),
+            replicate_from(("C",), "B"),
+            no_lost_writes,
+        ),
+    ),
+    Scenario(
+        name="three-old-primary-returns",
+        summary="Three regions: failover to B, then region A's Redis comes back as a replica",
+        expected=("B:promote", "C:refuse:yield-*"),
+        inject=primary_dies_and_returns,
+        run_for_s=540.0,
+        regions=3,
+        checks=(
+            dns_ends_on("B"),
+            failovers(1),
+            old_primary_is_replica,
+            replicate_from(("A", "C"), "B"),
+            no_lost_writes,
+        ),
+    ),
+    Scenario(
+        name="three-blip",
+        summary="Three regions: one lost probe in A, then A's Redis stalls 20 s; nobody promotes",
+        expected=(),
+        inject=one_lost_probe_then_blip,
+        run_for_s=360.0,
+        regions=3,
+        checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
     ),
 )
 

@@ -1,8 +1,15 @@
-"""The drill's world: two regions (real redis-servers, real handlers, moto + emulated AWS) on virtual time.
+"""The drill's world: two or three regions (real redis-servers, real handlers, moto + emulated AWS) on
+virtual time.
 
-Region A is the Global Datastore's primary and the PRIMARY failover record; region B its secondary and
-the SECONDARY record. Both stacks are configured as the deploy docs say for a pair: each passes the
-other's HealthCheckId, WriterAlarmName and PromotionTopicArn (the fast path), PromotionMode auto.
+Two regions: region A is the Global Datastore's primary and the PRIMARY failover record; region B its
+secondary and the SECONDARY record. Both stacks are configured as the deploy docs say for a pair: each
+passes the other's HealthCheckId, WriterAlarmName and PromotionTopicArn (the fast path), PromotionMode auto.
+
+Three regions (docs/three-regions.md): A as above; B the preferred secondary (SecondaryDnsRank first,
+PromotionPriority 10), C the other one (SecondaryDnsRank second, PromotionPriority 20; its stack owns the
+alias of redis.internal's SECONDARY into secondaries.redis.internal). B and C both take A's peer outputs
+(fast path: both subscribe to A's promotion topic); A takes B's, as in a pair. Every stack's
+SuccessionPeers lists the other two stacks' SuccessionPeerEntry outputs.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from tools.drill.cloud import (
     FailoverRecord,
     GlobalDatastoreEmulator,
     Member,
+    resolve,
 )
 from tools.drill.lambdas import (
     CapturingStdout,
@@ -63,7 +71,34 @@ DRILL_PROBE_TIMEOUT_S = "1.5"
 #: The drill's parameter overrides, printed with every run.
 DRILL_OVERRIDES = {"PromotionMode": "auto"}
 #: EventBridge Scheduler starts each region's execution at some second of the minute.
-SCHEDULE_OFFSET_S = {"A": 3.0, "B": 11.0}
+SCHEDULE_OFFSET_S = {"A": 3.0, "B": 11.0, "C": 19.0}
+
+
+@dataclass(frozen=True)
+class RegionLayout:
+    label: str
+    name: str  # AWS region code
+    role: str  # FailoverRole
+    replication_group_id: str
+    peer: str  # the label whose HealthCheckId / WriterAlarmName / PromotionTopicArn this stack takes
+    parameters: dict[str, str] = field(default_factory=dict)  # further per-stack parameter overrides
+
+
+TWO_REGIONS = (
+    RegionLayout("A", "us-east-1", "PRIMARY", "drill-use1", "B"),
+    RegionLayout("B", "us-west-2", "SECONDARY", "drill-usw2", "A"),
+)
+#: The three-region deployment of docs/three-regions.md ("Deploy three regions", priorities B 10, C 20, A 30).
+THREE_REGIONS = (
+    RegionLayout("A", "us-east-1", "PRIMARY", "drill-use1", "B", {"PromotionPriority": "30"}),
+    RegionLayout(
+        "B", "us-west-2", "SECONDARY", "drill-usw2", "A", {"SecondaryDnsRank": "first", "PromotionPriority": "10"}
+    ),
+    RegionLayout(
+        "C", "eu-west-1", "SECONDARY", "drill-euw1", "A", {"SecondaryDnsRank": "second", "PromotionPriority": "20"}
+    ),
+)
+LAYOUTS = {2: TWO_REGIONS, 3: THREE_REGIONS}
 
 
 @dataclass
@@ -86,7 +121,7 @@ class PromoterRun:
 
 @dataclass
 class Region:
-    label: str  # A | B
+    label: str  # A | B | C
     name: str  # AWS region code
     role: str  # PRIMARY | SECONDARY (failover record)
     replication_group_id: str
@@ -108,11 +143,19 @@ class Region:
     executions: int = 0
     last_probe_status: str | None = None
     metric_delay_s: float | None = None  # EMF delay of this region's probe metrics; None: the model's typical
+    peer: str = ""  # label of the region whose peer outputs this stack takes
 
 
 class World:
-    def __init__(self, scenario_name: str, overrides: dict[str, str], stdout: CapturingStdout) -> None:
+    def __init__(
+        self, scenario_name: str, overrides: dict[str, str], stdout: CapturingStdout, regions: int = 2
+    ) -> None:
+        if regions not in LAYOUTS:
+            raise ValueError(f"the drill emulates 2 or 3 regions, not {regions}")
         self.scenario_name = scenario_name
+        self.layout = LAYOUTS[regions]
+        #: Second of the minute each region's probe execution starts (a scenario may align two of them).
+        self.schedule_offset_s = dict(SCHEDULE_OFFSET_S)
         self.simulation = Simulation()
         self.stdout = stdout
         self.template = load_template()
@@ -159,16 +202,19 @@ class World:
         ):
             self._sfn = sfn
             try:
-                writer = RedisServer(name="region-a", tls=self._server_tls("drill-use1", "us-east-1")).start()
-                servers.append(writer)
-                replica = RedisServer(name="region-b", tls=self._server_tls("drill-usw2", "us-west-2")).start()
-                servers.append(replica)
-                replica.replicate_from(writer)
-                replica.wait_in_sync()
-                self.regions = {
-                    "A": Region("A", "us-east-1", "PRIMARY", "drill-use1", writer),
-                    "B": Region("B", "us-west-2", "SECONDARY", "drill-usw2", replica),
-                }
+                for layout in self.layout:
+                    server = RedisServer(
+                        name=f"region-{layout.label.lower()}",
+                        tls=self._server_tls(layout.replication_group_id, layout.name),
+                    ).start()
+                    servers.append(server)
+                    self.regions[layout.label] = Region(
+                        layout.label, layout.name, layout.role, layout.replication_group_id, server, peer=layout.peer
+                    )
+                writer = self.regions["A"].server
+                for replica in servers[1:]:
+                    replica.replicate_from(writer)
+                    replica.wait_in_sync()
                 self._build()
                 yield self
             finally:
@@ -182,12 +228,13 @@ class World:
         return server_tls_files(self.tls, self.workdir / "tls" / replication_group_id, [name])
 
     def _build(self) -> None:
-        a, b = self.regions["A"], self.regions["B"]
+        all_regions = list(self.regions.values())
+        layouts = {layout.label: layout for layout in self.layout}
         route53 = boto3.client("route53", region_name="us-east-1")
         zone_id = route53.create_hosted_zone(Name="internal.", CallerReference=str(uuid.uuid4()))["HostedZone"][
             "Id"
         ].split("/")[-1]
-        for region in (a, b):
+        for region in all_regions:
             region.stack_name = f"gds-failover-{region.label.lower()}"
             region.endpoint_name = endpoint_name(region.replication_group_id, region.name)
             region.secret_arn = boto3.client("secretsmanager", region_name=region.name).create_secret(
@@ -196,10 +243,10 @@ class World:
             region.topic_arn = boto3.client("sns", region_name=region.name).create_topic(
                 Name=f"{region.stack_name}-promotion"
             )["TopicArn"]
-        for region in (a, b):
-            peer = b if region is a else a
+        for region in all_regions:
             values = {
                 **self.defaults,
+                **layouts[region.label].parameters,
                 **self.overrides,
                 "GlobalReplicationGroupId": GLOBAL_ID,
                 "ReplicationGroupId": region.replication_group_id,
@@ -219,8 +266,7 @@ class World:
                 AlarmSpec.from_template(self.template, "PromotionTriggerAlarm", values, region.name)
             )
             region.parameters = values
-            del peer
-        for region in (a, b):
+        for region in all_regions:
             cloudwatch = boto3.client("cloudwatch", region_name=region.name)
             for alarm in (region.writer_alarm, region.trigger_alarm):
                 assert alarm is not None
@@ -251,18 +297,8 @@ class World:
                 HostedZoneId=zone_id,
                 ChangeBatch={
                     "Changes": [
-                        {
-                            "Action": "CREATE",
-                            "ResourceRecordSet": {
-                                "Name": "redis.internal.",
-                                "Type": "CNAME",
-                                "TTL": int(self.model.record_ttl_s),
-                                "SetIdentifier": f"{region.name}-{region.replication_group_id}",
-                                "Failover": region.role,
-                                "HealthCheckId": region.health_check_id,
-                                "ResourceRecords": [{"Value": region.endpoint_name}],
-                            },
-                        }
+                        {"Action": "CREATE", "ResourceRecordSet": record}
+                        for record in stack_records(region, zone_id, int(self.model.record_ttl_s))
                     ]
                 },
             )
@@ -272,8 +308,8 @@ class World:
                 KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
                 BillingMode="PAY_PER_REQUEST",
             )
-        for region in (a, b):
-            peer = b if region is a else a
+        for region in all_regions:
+            peer = self.regions[region.peer]
             assert peer.writer_alarm is not None
             region.parameters |= {
                 "PeerHealthCheckId": peer.health_check_id,
@@ -282,20 +318,23 @@ class World:
             }
             self._subscriptions.setdefault(region.topic_arn, []).append(region.label)
             self._subscriptions.setdefault(peer.topic_arn, []).append(region.label)
+        if len(all_regions) == 3:
+            entries = {region.label: self._succession_peer_entry(region) for region in all_regions}
+            for region in all_regions:
+                region.parameters["SuccessionPeers"] = ",".join(
+                    entries[label] for label in sorted(entries) if label != region.label
+                )
         self._route53_from_moto(route53, zone_id)
         self.datastore = GlobalDatastoreEmulator(
             self.simulation,
             GLOBAL_ID,
-            [
-                Member(a.replication_group_id, a.name, "PRIMARY", a.server),
-                Member(b.replication_group_id, b.name, "SECONDARY", b.server),
-            ],
+            [Member(region.replication_group_id, region.name, region.role, region.server) for region in all_regions],
             on_event=lambda kind, text: self.event(kind, "GDS", text),
         )
-        for region in (a, b):
+        for region in all_regions:
             self._load_handlers(region)
         definition = asl_definition(self.template, {**self.defaults, **self.overrides})
-        for region in (a, b):
+        for region in all_regions:
             assert self._sfn is not None
             region.state_machine_arn = self._sfn.deploy(
                 region.name, f"{region.stack_name}-probe", definition, functools.partial(self._probe, region)
@@ -309,12 +348,22 @@ class World:
             on_event=lambda kind, text: self.event(kind, "client", text),
         )
 
+    def _succession_peer_entry(self, region: Region) -> str:
+        """The stack's SuccessionPeerEntry output, from template.yaml (the ledger table is the drill's)."""
+        value = self.template["Outputs"]["SuccessionPeerEntry"]["Value"]
+        return resolve(value, {**region.parameters, "LedgerTable": f"{region.stack_name}-ledger"})
+
     def _route53_from_moto(self, route53: Any, zone_id: str) -> None:
         """The failover records as stored in (moto) Route 53, evaluated by the emulated health checks."""
         by_check = {r.health_check_id: r for r in self.regions.values()}
         records = []
         for record in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]:
             if record.get("Failover") is None:
+                continue
+            name = absolute(record["Name"])
+            if "AliasTarget" in record:
+                alias_to = absolute(record["AliasTarget"]["DNSName"])
+                records.append(FailoverRecord(record["SetIdentifier"], record["Failover"], "", None, name, alias_to))
                 continue
             region = by_check[record["HealthCheckId"]]
             records.append(
@@ -323,6 +372,7 @@ class World:
                     record["Failover"],
                     record["ResourceRecords"][0]["Value"],
                     region.writer_alarm,
+                    name,
                 )
             )
         self.route53 = EmulatedRoute53(
@@ -330,8 +380,7 @@ class World:
         )
 
     def _load_handlers(self, region: Region) -> None:
-        peer_label = "B" if region.label == "A" else "A"
-        peer = self.regions[peer_label]
+        peer = self.regions[region.peer]
         trigger = region.trigger_alarm
         assert trigger is not None
         assert peer.writer_alarm is not None
@@ -382,7 +431,9 @@ class World:
     def start(self) -> None:
         sim = self.simulation
         for region in self.regions.values():
-            sim.every(60.0, functools.partial(self._start_execution, region), start=SCHEDULE_OFFSET_S[region.label])
+            sim.every(
+                60.0, functools.partial(self._start_execution, region), start=self.schedule_offset_s[region.label]
+            )
         sim.every(rto.HIGH_RES_EVALUATION_INTERVAL_S, self._evaluate_alarms, start=60.0)
         sim.every(1.0, self._watch_dns, start=0.0)
         assert self.client is not None
@@ -424,7 +475,7 @@ class World:
             text += f", writer heartbeat age {age:.0f}s"
         if status == "read_only" and (link := result.get("replication_link")) is not None:
             text += f", replication link {link}"
-        if status != region.last_probe_status or region.label == "B" or status == "read_only":
+        if status != region.last_probe_status or region.label != "A" or status == "read_only":
             self.event("probe", region.label, text)
         region.last_probe_status = status
         return result
@@ -578,14 +629,25 @@ class World:
 
     def _watch_dns(self) -> None:
         assert self.route53 is not None
-        answer = self.route53.answer(self.simulation.now)
+        now = self.simulation.now
+        answer = self.route53.answer(now)
         if answer.target != self._last_answer:
-            health = ", ".join(
-                f"{r.role} {'healthy' if self.route53.healthy(r, self.simulation.now) else 'unhealthy'}"
-                for r in self.route53.records
-            )
-            self.event("dns", "Route 53", f"redis.internal -> {answer.role} {answer.target}", [health])
+            if len(self.regions) == 2:
+                health = ", ".join(
+                    f"{r.role} {'healthy' if self.route53.healthy(r, now) else 'unhealthy'}"
+                    for r in self.route53.records
+                )
+            else:
+                health = ", ".join(
+                    f"{self._record_label(r)} {'healthy' if self.route53.healthy(r, now) else 'unhealthy'}"
+                    for r in self.route53.records
+                    if r.alias_to is None
+                )
+            self.event("dns", "Route 53", f"redis.internal -> {self.route53.describe(now)}", [health])
             self._last_answer = answer.target
+
+    def _record_label(self, record: FailoverRecord) -> str:
+        return next(r.label for r in self.regions.values() if r.endpoint_name == record.target)
 
     def _resolve(self) -> Endpoint:
         assert self.route53 is not None
@@ -628,6 +690,39 @@ class World:
         for alarm in (region.writer_alarm, region.trigger_alarm):
             assert alarm is not None
             alarm.region_alive = False
+
+
+def absolute(name: str) -> str:
+    return name if name.endswith(".") else f"{name}."
+
+
+def stack_records(region: Region, zone_id: str, ttl_s: int) -> list[dict[str, Any]]:
+    """The record sets the region's stack creates (template.yaml's FailoverRecord, SecondaryPoolRecord and
+    SecondariesAliasRecord under their conditions on SecondaryDnsRank)."""
+    record_name = absolute(region.parameters["RecordName"])
+    rank = region.parameters.get("SecondaryDnsRank", "only")
+    own = {
+        "Type": "CNAME",
+        "TTL": ttl_s,
+        "SetIdentifier": f"{region.name}-{region.replication_group_id}",
+        "HealthCheckId": region.health_check_id,
+        "ResourceRecords": [{"Value": region.endpoint_name}],
+    }
+    if rank == "only":
+        return [{"Name": record_name, "Failover": region.role, **own}]
+    pool_name = f"secondaries.{record_name}"
+    records = [{"Name": pool_name, "Failover": "PRIMARY" if rank == "first" else "SECONDARY", **own}]
+    if rank == "second":
+        records.append(
+            {
+                "Name": record_name,
+                "Type": "CNAME",
+                "SetIdentifier": "secondaries",
+                "Failover": "SECONDARY",
+                "AliasTarget": {"HostedZoneId": zone_id, "DNSName": pool_name, "EvaluateTargetHealth": True},
+            }
+        )
+    return records
 
 
 def endpoint_name(replication_group_id: str, region: str) -> str:
@@ -747,6 +842,17 @@ def details(run: PromoterRun) -> list[str]:
 
 def world_parameters_summary(world: World) -> str:
     shown = ", ".join(f"{k}={v}" for k, v in sorted(world.overrides.items()))
+    if len(world.regions) == 3:
+        stacks = "; ".join(
+            f"{layout.label} {layout.name} {layout.role}"
+            + "".join(f" {k}={v}" for k, v in sorted(layout.parameters.items()))
+            + f" (peer outputs of {layout.peer})"
+            for layout in world.layout
+        )
+        return (
+            f"parameter overrides (all three stacks): {shown}; {stacks}; each stack's SuccessionPeers lists the "
+            "other two stacks' SuccessionPeerEntry outputs"
+        )
     return (
         f"parameter overrides (both stacks): {shown}; each stack also gets the peer's PeerHealthCheckId, "
         "PeerWriterAlarmName and PeerPromotionTopicArn"
