@@ -447,6 +447,12 @@ def render(model: TimingModel, config_env: str | None) -> str:
         f"{'total to a writable redis.internal':<48} {_seconds(typical):>9} | worst {_seconds(worst)}"
         "   (the later of the promotion and DNS, plus the TTL)"
     )
+    grace = float(model.parameters.get("SuccessionGraceSeconds", "180"))
+    out.append(
+        f"three regions (SuccessionGraceSeconds={grace:g}): the preferred secondary as above; the other one "
+        f"promotes as above when it sees the preferred one cannot, or after the grace when it did not: "
+        f"~{typical + grace + DECISION_TYPICAL_S:.0f} s typical, {worst + grace + DECISION_WORST_S:.0f} s worst"
+    )
     if model.promotion_mode != "auto":
         out.append(
             f"NOTE: PromotionMode={model.promotion_mode}: the promoter only decides and notifies; "
@@ -458,6 +464,11 @@ def render(model: TimingModel, config_env: str | None) -> str:
     for line in lines:
         out.append(f"{line.item:<36} {line.usd_month:>8.2f}  {line.basis}")
     out.append(f"{'total':<36} {sum(line.usd_month for line in lines):>8.2f}  (prices: tools/rto.py, us-east-1)")
+    zone = sum(line.usd_month for line in lines if line.item == "Route 53 private hosted zone")
+    out.append(
+        f"{'a third region (stack without the zone)':<36} {sum(line.usd_month for line in lines) - zone:>8.2f}"
+        "  (the hosted zone is created once, by the primary's stack)"
+    )
     return "\n".join(out)
 
 

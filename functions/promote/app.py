@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, cast
 
 import boto3
@@ -33,12 +34,14 @@ from gdfailover.clock import SystemClock
 from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth
 from gdfailover.config import PromoteSettings
 from gdfailover.decision import Policy
-from gdfailover.elasticache import ElastiCacheGlobalDatastores
+from gdfailover.elasticache import ElastiCacheGlobalDatastores, GlobalDatastoreMember
 from gdfailover.evidence import AlarmReader, EvidenceSources
 from gdfailover.ledger import PromotionLedger
 from gdfailover.notify import OperatorTopic
+from gdfailover.peers import RivalSources, boto3_rival_sources, observe_rival
 from gdfailover.promoter import DecisionPublisher, Promoter
 from gdfailover.route53 import Route53HealthChecks
+from gdfailover.succession import RivalView, SuccessionSettings
 
 #: Kept back from the Lambda timeout to write the decision record after the failover wait.
 RECORD_RESERVE_SECONDS = 10.0
@@ -46,6 +49,7 @@ RECORD_RESERVE_SECONDS = 10.0
 IDEMPOTENCY_WINDOW_SECONDS = 24 * 3600
 
 SETTINGS = PromoteSettings.from_env(os.environ)  # invalid configuration fails the cold start, naming it
+SUCCESSION = SuccessionSettings.from_env(os.environ)
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace=SETTINGS.metrics_namespace)
@@ -72,6 +76,11 @@ def _peer_probe_metrics(region: str) -> ProbeMetrics:
     return ProbeMetrics(peer_client("cloudwatch", region), SETTINGS.metrics_namespace, SETTINGS.service_name)
 
 
+def _observe_rival(rivals: RivalSources, member: GlobalDatastoreMember, now: datetime) -> RivalView:
+    peer = SUCCESSION.peer(member.replication_group_id)
+    return observe_rival(member, peer, SETTINGS.global_replication_group_id, now, rivals)
+
+
 def _peer_datastores(region: str) -> ElastiCacheGlobalDatastores:
     return ElastiCacheGlobalDatastores(peer_client("elasticache", region))
 
@@ -86,6 +95,7 @@ sources = EvidenceSources(
     health_checks=Route53HealthChecks(route53),
     ledger=ledger,
     peer_probe_metrics=_peer_probe_metrics,
+    rival=functools.partial(_observe_rival, boto3_rival_sources(SETTINGS.metrics_namespace, SETTINGS.service_name)),
 )
 publisher = DecisionPublisher(
     log=lambda message, record: logger.info(message, extra={"decision_record": record}),
@@ -111,7 +121,7 @@ persistence = DynamoDBPersistenceLayer(table_name=SETTINGS.ledger_table_name, bo
 def _decide(notification: dict[str, Any], account_id: str, deadline: float) -> dict[str, Any]:
     promoter = Promoter(
         settings=SETTINGS,
-        policy=Policy.from_settings(SETTINGS, account_id),
+        policy=Policy.from_settings(SETTINGS, account_id, SUCCESSION),
         sources=sources,
         datastores=datastores,
         ledger=ledger,

@@ -26,6 +26,7 @@ from gdfailover.evidence import EvidenceSources
 from gdfailover.ledger import PromotionLedger
 from gdfailover.promoter import DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
+from gdfailover.succession import RivalView
 from tests import conftest
 from tests.unit.test_promote_gds_emulator import (
     GDS_ID,
@@ -142,7 +143,7 @@ class World:
     emulator: GdsEmulator
     ledger: PromotionLedger
 
-    def promoter(self, promote_settings: PromoteSettings) -> Promoter:
+    def promoter(self, promote_settings: PromoteSettings, rival: RivalView | None = None) -> Promoter:
         datastores = ElastiCacheGlobalDatastores(self.emulator.client(SECONDARY_REGION))
         sources = EvidenceSources(
             datastores=datastores,
@@ -155,6 +156,7 @@ class World:
             peer_alarms=lambda region: Alarms(boto3.client("cloudwatch", region_name=region, config=BOUNDED_CONFIG)),
             health_checks=Route53HealthChecks(boto3.client("route53", config=BOUNDED_CONFIG)),
             ledger=self.ledger,
+            rival=(lambda member, now: rival) if rival is not None else None,
         )
         return Promoter(
             settings=promote_settings,
@@ -415,3 +417,18 @@ def test_a_multi_az_failover_in_the_writer_region_holds_then_promotes_once_the_g
     assert len(record.hold_history) == 6
     assert (record.decision.outcome, record.decision.code) == (Outcome.PROMOTE, "promote")
     assert record.as_dict()["evidence"]["peer_activity"]["status"] == "modifying"
+
+
+def test_three_regions_the_lower_priority_secondary_waits_the_grace_then_promotes(world: World) -> None:
+    """The preferred secondary (priority 10) shows a healthy replica but never acts: this one (priority
+    100) waits out the 180 s grace inside one invocation, re-checking, then promotes once."""
+    world.emulator.roles["my-gds-euw1"] = ("eu-west-1", "SECONDARY")
+    rival = RivalView("eu-west-1", "my-gds-euw1", 10, reachable=(world.now, 1.0), lag_seconds=10.0)
+    promoter = world.promoter(settings(), rival)
+    record = promoter.run(alarm_notification(world.now), world.clock.monotonic() + 890)
+    assert set(record.hold_history) == {"succession-wait"}
+    assert (record.decision.outcome, record.decision.code) == (Outcome.PROMOTE, "promote")
+    assert any(reason.startswith("succession go-after-grace (rival-did-not)") for reason in record.decision.reasons)
+    # the trigger fired 40 s before the run began: 140 s of grace left, waited in one step
+    assert world.clock.slept[0] == pytest.approx(140)
+    assert len(world.emulator.failover_calls) == 1

@@ -389,7 +389,11 @@ def _declared(template: dict[str, Any], function: str) -> set[str]:
 CONFIG = ROOT / "layers/shared/gdfailover/config.py"
 READERS = {
     "ProbeFunction": [(CONFIG, "ProbeSettings"), (ROOT / "functions/probe/app.py", None)],
-    "PromoteFunction": [(CONFIG, "PromoteSettings"), (ROOT / "functions/promote/app.py", None)],
+    "PromoteFunction": [
+        (CONFIG, "PromoteSettings"),
+        (ROOT / "layers/shared/gdfailover/succession.py", "SuccessionSettings"),
+        (ROOT / "functions/promote/app.py", None),
+    ],
 }
 
 

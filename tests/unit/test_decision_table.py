@@ -28,6 +28,7 @@ from gdfailover.evidence import (
     WriterSignal,
 )
 from gdfailover.ledger import Latch
+from gdfailover.succession import RivalView
 
 NOW = datetime(2025, 5, 1, 12, 2, tzinfo=UTC)
 ACCOUNT, REGION, PEER = "111122223333", "us-west-2", "us-east-1"
@@ -55,6 +56,24 @@ LINK_UP = ReplicationLink(1.0, NOW - timedelta(seconds=60))
 OLD_ALARM = timedelta(seconds=120)
 PROBE_DEAD = WriterSignal(f"peer_probe@{PEER}", Vote.DEAD, "writer's own probe failed its last 3 probes", fresh=True)
 PROBE_ALIVE = WriterSignal(f"peer_probe@{PEER}", Vote.ALIVE, "writer's own probe reached it", fresh=True)
+THIRD = "eu-west-1"
+THREE_MEMBERS = GlobalDatastore(
+    "ldgnf-my-gds",
+    "available",
+    (
+        GlobalDatastoreMember("my-gds-use1", PEER, "PRIMARY", "associated"),
+        GlobalDatastoreMember("my-gds-usw2", REGION, "SECONDARY", "associated"),
+        GlobalDatastoreMember("my-gds-euw1", THIRD, "SECONDARY", "associated"),
+    ),
+)
+#: The other secondary, healthy and fresh, preferred (priority 10 < this region's default 100)
+RIVAL = RivalView(
+    THIRD,
+    "my-gds-euw1",
+    10,
+    reachable=(NOW - timedelta(seconds=30), 1.0),
+    lag_seconds=20.0,
+)
 FAILING_OVER = ReplicationGroupActivity(
     "my-gds-use1", "modifying", ((NOW - timedelta(seconds=40), "Recovering cache nodes 0001"),)
 )
@@ -405,6 +424,56 @@ CASES = [
         Outcome.REFUSE,
         "local-replica-down",
     ),
+    # three regions: the other secondary (gdfailover.succession decides; wired after every other check)
+    Case(
+        "three regions, the other secondary is preferred and may be promoting: wait for it",
+        {"datastore": THREE_MEMBERS, "rival": RIVAL},
+        Outcome.HOLD,
+        "succession-wait",
+    ),
+    Case(
+        "three regions, this region is preferred",
+        {"datastore": THREE_MEMBERS, "rival": replace(RIVAL, priority=200)},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "three regions, the preferred secondary's replica is down (seen in its region)",
+        {"datastore": THREE_MEMBERS, "rival": replace(RIVAL, reachable=(NOW - timedelta(seconds=30), 0.0))},
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "three regions, the preferred secondary took its latch for this incident",
+        {
+            "datastore": THREE_MEMBERS,
+            "rival": replace(
+                RIVAL,
+                latch=Latch("msg-9", NOW - timedelta(seconds=20), NOW + timedelta(hours=1)),
+            ),
+        },
+        Outcome.REFUSE,
+        "yield-rival-latched",
+    ),
+    Case(
+        "three regions, the preferred secondary did not act within the grace",
+        {
+            "datastore": THREE_MEMBERS,
+            "rival": RIVAL,
+            "notification": notification(state_change_time=NOW - timedelta(seconds=200)),
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "three regions, the other secondary could not be observed: wait for it",
+        {
+            "datastore": THREE_MEMBERS,
+            "rival": RivalView(THIRD, "my-gds-euw1", None, metrics_error="not observed", ledger_error="not observed"),
+        },
+        Outcome.HOLD,
+        "succession-wait",
+    ),
     # data loss gate
     Case(
         "lag above MAX_LAG_SECONDS",
@@ -438,6 +507,13 @@ def test_notify_and_dry_run_say_what_would_have_happened() -> None:
         decision = decide(BASELINE, replace(POLICY, mode=mode))
         assert not decision.act
         assert decision.reasons[-1] == f"mode {mode}: would promote, taking no action"
+
+
+def test_a_succession_wait_says_when_to_look_again() -> None:
+    decision = decide(replace(BASELINE, datastore=THREE_MEMBERS, rival=RIVAL), POLICY)
+    # the grace (180 s) runs from the trigger, which fired 50 s before the evidence was gathered
+    assert decision.retry_after == timedelta(seconds=130)
+    assert decision.reasons[0].startswith("grace: my-gds-euw1 (eu-west-1) is preferred")
 
 
 def test_a_live_replication_link_refusal_names_the_link() -> None:

@@ -113,4 +113,6 @@ def test_cli_prints_steps_totals_and_cost(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "total to a writable redis.internal" in out
     assert "monthly cost per regional stack" in out
+    assert "three regions (SuccessionGraceSeconds=180)" in out
+    assert "a third region (stack without the zone)" in out
     assert main(["--config-env", "nope"]) == 2

@@ -22,6 +22,15 @@ from gdfailover.awscall import ErrorKind
 from gdfailover.config import PromoteSettings
 from gdfailover.elasticache import STATUS_AVAILABLE, STATUS_MODIFYING, MemberRole
 from gdfailover.evidence import CallFailure, Evidence, Vote, WriterSignal
+from gdfailover.succession import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_PRIORITY,
+    Candidacy,
+    Situation,
+    SuccessionSettings,
+    Verdict,
+    decide_succession,
+)
 
 #: A StateChangeTime this far in the future is clock skew we tolerate; further is a forgery or a bug.
 FUTURE_TOLERANCE = timedelta(seconds=60)
@@ -56,9 +65,15 @@ class Policy:
     heartbeat_threshold_seconds: float | None = None
     #: Hold this long after a Multi-AZ failover began in the writer's region before promoting across regions
     in_region_failover_grace: timedelta = timedelta(seconds=120)
+    #: Three regions: this region's PromotionPriority and how long it waits for a preferred rival
+    priority: int = DEFAULT_PRIORITY
+    succession_grace: timedelta = timedelta(seconds=DEFAULT_GRACE_SECONDS)
 
     @classmethod
-    def from_settings(cls, settings: PromoteSettings, account_id: str) -> Policy:
+    def from_settings(
+        cls, settings: PromoteSettings, account_id: str, succession: SuccessionSettings | None = None
+    ) -> Policy:
+        succession = succession or SuccessionSettings()
         return cls(
             account_id=account_id,
             region=settings.region,
@@ -73,6 +88,8 @@ class Policy:
             break_glass_disassociate=settings.break_glass_disassociate,
             heartbeat_threshold_seconds=settings.heartbeat_threshold_seconds,
             in_region_failover_grace=timedelta(seconds=settings.in_region_failover_grace_seconds),
+            priority=succession.priority,
+            succession_grace=succession.grace,
         )
 
 
@@ -84,6 +101,8 @@ class Decision:
     act: bool = False  # promote and mode auto: call FailoverGlobalReplicationGroup
     transient: bool = False  # a hold worth re-evaluating without a human
     rpo_seconds: float | None = None
+    #: a hold that knows when looking again can change the answer (waiting for a preferred rival)
+    retry_after: timedelta | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -93,6 +112,7 @@ class Decision:
             "act": self.act,
             "transient": self.transient,
             "rpo_seconds": self.rpo_seconds,
+            "retry_after_seconds": self.retry_after.total_seconds() if self.retry_after is not None else None,
         }
 
 
@@ -108,6 +128,7 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
         _check_replication_link,
         _check_writer_confirmed,
         _check_lag,
+        _check_succession,
     )
     for check in checks:
         verdict = check(evidence, policy)
@@ -344,6 +365,42 @@ def _check_lag(evidence: Evidence, policy: Policy) -> Decision | None:
     return None
 
 
+def _succession_situation(evidence: Evidence, policy: Policy) -> Situation | None:
+    if evidence.rival is None or evidence.datastore is None:
+        return None
+    return Situation(
+        me=Candidacy(policy.region, policy.replication_group_id, policy.priority, True, evidence.lag.seconds),
+        rival=evidence.rival,
+        datastore=evidence.datastore,
+        incident_started_at=evidence.notification.state_change_time,
+        now=evidence.gathered_at,
+        grace=policy.succession_grace,
+        max_lag_seconds=policy.max_lag_seconds,
+        health_max_age=policy.local_health_max_age,
+    )
+
+
+def _check_succession(evidence: Evidence, policy: Policy) -> Decision | None:
+    """Three regions: this region would promote; does the other secondary go first (gdfailover.succession)?"""
+    situation = _succession_situation(evidence, policy)
+    if situation is None:
+        return None
+    succession = decide_succession(situation)
+    rpo = evidence.lag.seconds
+    if succession.verdict == Verdict.WAIT:
+        return Decision(
+            Outcome.HOLD,
+            "succession-wait",
+            (f"{succession.code}: " + "; ".join(succession.reasons),),
+            transient=True,
+            rpo_seconds=rpo,
+            retry_after=succession.retry_after,
+        )
+    if succession.verdict == Verdict.YIELD:
+        return _refuse(f"yield-{succession.code}", "; ".join(succession.reasons), rpo)
+    return None
+
+
 def _promote(evidence: Evidence, policy: Policy) -> Decision:
     rpo = evidence.lag.seconds
     note = evidence.notification
@@ -354,6 +411,9 @@ def _promote(evidence: Evidence, policy: Policy) -> Decision:
         "this region's replica answers",
         f"estimated data loss {rpo:.0f}s within MAX_LAG_SECONDS {policy.max_lag_seconds:g}",
     ]
+    if (situation := _succession_situation(evidence, policy)) is not None:
+        succession = decide_succession(situation)
+        reasons.append(f"succession {succession.verdict.value} ({succession.code}): " + "; ".join(succession.reasons))
     act = policy.mode == "auto"
     if not act:
         reasons.append(f"mode {policy.mode}: would promote, taking no action")

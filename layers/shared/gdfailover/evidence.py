@@ -20,9 +20,15 @@ from gdfailover.awscall import AwsCallError, ErrorKind, classify
 from gdfailover.clock import Clock
 from gdfailover.cloudwatch import AlarmState, Point, ProbeSeries
 from gdfailover.config import PromoteSettings
-from gdfailover.elasticache import GlobalDatastore, GlobalDatastoreApi, ReplicationGroupActivity
+from gdfailover.elasticache import (
+    GlobalDatastore,
+    GlobalDatastoreApi,
+    GlobalDatastoreMember,
+    ReplicationGroupActivity,
+)
 from gdfailover.ledger import Latch
 from gdfailover.route53 import HealthCheckView
+from gdfailover.succession import RivalView, other_secondary
 
 #: How far back the probe metrics are read: long enough to see HeartbeatAge before it started to climb.
 METRICS_LOOKBACK = timedelta(minutes=30)
@@ -122,6 +128,8 @@ class Evidence:
     #: This replica's latest per-probe HeartbeatAge and ReplicationLinkUp (5 s buckets), if any
     recent_heartbeat_age: Point | None = None
     recent_link_up: Point | None = None
+    #: The other secondary of a three-region datastore, read in its region (None: two regions)
+    rival: RivalView | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -148,6 +156,7 @@ class Evidence:
             "peer_activity": self.peer_activity.as_dict() if self.peer_activity else None,
             "recent_heartbeat_age": _point_dict(self.recent_heartbeat_age),
             "recent_link_up": _point_dict(self.recent_link_up),
+            "rival": self.rival.as_dict() if self.rival else None,
             "timings_ms": self.timings_ms,
         }
 
@@ -180,6 +189,9 @@ class EvidenceSources:
     ledger: LatchReader
     #: The writer region's probe metrics (its own per-probe view of its Redis); None: not consulted
     peer_probe_metrics: Callable[[str], ProbeMetricsReader] | None = None
+    #: Three regions: observes the other secondary in its region (gdfailover.peers.observe_rival with
+    #: this stack's SUCCESSION_PEERS); None: a rival is reported as not observed
+    rival: Callable[[GlobalDatastoreMember, datetime], RivalView] | None = None
 
 
 def gather_evidence(
@@ -193,6 +205,8 @@ def gather_evidence(
     primary = datastore.primary if datastore else None
     peer_region = primary.region if primary and primary.region != settings.region else None
     peer_group = primary.replication_group_id if primary else ""
+    rival_id = other_secondary(datastore, settings.replication_group_id) if datastore else None
+    rival_member = datastore.member(rival_id) if datastore and rival_id else None
 
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="evidence") as pool:
         series_future = pool.submit(
@@ -243,6 +257,11 @@ def gather_evidence(
             if (region := peer_region) and (reader := sources.peer_probe_metrics) is not None
             else None
         )
+        rival_future = (
+            pool.submit(_timed, clock, timings, "rival", lambda: observe(member, now))
+            if (member := rival_member) is not None and (observe := sources.rival) is not None
+            else None
+        )
         series, series_failure = series_future.result()
         latch, latch_failure = latch_future.result()
         signals: list[WriterSignal] = []
@@ -256,6 +275,9 @@ def gather_evidence(
             signals.append(_peer_probe_signal(*peer_probe_future.result(), peer_region or "?", now))
         control_plane = "not_checked"
         activity: ReplicationGroupActivity | None = None
+        rival: RivalView | None = None
+        if rival_member is not None:
+            rival = _rival_view(rival_member, rival_future.result() if rival_future is not None else None)
         if control_plane_future is not None:
             activity, control_failure = control_plane_future.result()
             control_plane, control_signal = _control_plane_signal(control_failure, peer_region or "?")
@@ -285,8 +307,20 @@ def gather_evidence(
         recent_link_up=(
             series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None
         ),
+        rival=rival,
         timings_ms=timings,
     )
+
+
+def _rival_view(
+    member: GlobalDatastoreMember, observed: tuple[RivalView | None, CallFailure | None] | None
+) -> RivalView:
+    """The rival as observed, or (no observer, or it failed) as unknown: priority None ranks it preferred,
+    so this region waits the grace rather than racing a secondary it cannot see."""
+    if observed is not None and observed[0] is not None:
+        return observed[0]
+    why = f"not observed: {observed[1]}" if observed is not None else "not observed (no SUCCESSION_PEERS wiring)"
+    return RivalView(member.region, member.replication_group_id, None, metrics_error=why, ledger_error=why)
 
 
 def _point_dict(point: Point | None) -> dict[str, Any] | None:

@@ -102,6 +102,7 @@ class Promoter:
         """Decide (re-deciding transient holds while time allows) and act; ``deadline`` is monotonic."""
         started_at, started = self._clock.now(), self._clock.monotonic()
         holds: list[str] = []
+        holds_counted = 0  # holds with their own retry_after (waiting for a rival) are bounded by time
         attempt = 0
         while True:
             attempt += 1
@@ -110,10 +111,12 @@ class Promoter:
             action: dict[str, Any] = {"taken": "none"}
             if decision.outcome == Outcome.PROMOTE and decision.act:
                 decision, action = self._act(notification, evidence, decision, deadline)
-            if not self._retry_worthwhile(decision, attempt, deadline):
+            if not self._retry_worthwhile(decision, holds_counted + 1, deadline):
                 break
             holds.append(decision.code)
-            self._clock.sleep(self._settings.hold_retry_delay_seconds)
+            if decision.retry_after is None:
+                holds_counted += 1
+            self._clock.sleep(self._hold_delay(decision))
         return DecisionRecord(
             settings=self._settings,
             decision=decision,
@@ -128,10 +131,20 @@ class Promoter:
     def _retry_worthwhile(self, decision: Decision, attempt: int, deadline: float) -> bool:
         if decision.outcome != Outcome.HOLD or not decision.transient:
             return False
+        if decision.retry_after is not None:
+            # waiting out a preferred rival's grace: bounded by the succession grace (max 300 s) and by
+            # the deadline, leaving the failover wait its room; not counted against HOLD_RETRY_ATTEMPTS
+            needed = self._hold_delay(decision) + EVIDENCE_ROUND_SECONDS + self._settings.failover_wait_seconds
+            return deadline - self._clock.monotonic() > needed
         if attempt >= self._settings.hold_retry_attempts:
             return False
         needed = self._settings.hold_retry_delay_seconds + EVIDENCE_ROUND_SECONDS
         return deadline - self._clock.monotonic() > needed
+
+    def _hold_delay(self, decision: Decision) -> float:
+        if decision.retry_after is not None:
+            return max(1.0, decision.retry_after.total_seconds())
+        return float(self._settings.hold_retry_delay_seconds)
 
     def _act(
         self, notification: AlarmNotification, evidence: Evidence, decision: Decision, deadline: float
