@@ -14,6 +14,8 @@ from tools.drill.scenarios import CATALOGUE, FAULT_AT_S, Scenario
 from tools.drill.world import PromoterRun, TimelineEvent, World, world_parameters_summary
 
 PROGRESS_EVERY_WALL_S = 0.5
+#: The promoter's hold code while a preferred secondary may be promoting (gdfailover.decision).
+SUCCESSION_WAIT = "succession-wait"
 
 
 @dataclass
@@ -60,11 +62,14 @@ def observed_decisions(runs: list[PromoterRun]) -> tuple[str, ...]:
 def observed_per_region(runs: list[PromoterRun]) -> tuple[str, ...]:
     """Three regions: each region's distinct meaningful decisions as ``<label>:decision:code``, region by
     region (A, B, C), each in the order first seen. Two promoters deciding in the same second have no
-    order worth asserting; what each region decided does."""
+    order worth asserting; what each region decided does. A noop after a succession wait counts: the
+    lower-priority secondary that waited for the preferred one and then found the new writer healthy
+    decided that."""
     decisions: list[str] = []
     for label in sorted({run.region for run in runs}):
         for run in runs:
-            if run.region != label or run.result.get("decision") == "noop":
+            waited = SUCCESSION_WAIT in (run.record or {}).get("hold_history", [])
+            if run.region != label or (run.result.get("decision") == "noop" and not waited):
                 continue
             decision = f"{label}:{run.result.get('decision')}:{run.result.get('code')}"
             if decision not in decisions:
@@ -74,12 +79,15 @@ def observed_per_region(runs: list[PromoterRun]) -> tuple[str, ...]:
 
 def matches(expected: tuple[str, ...], observed: tuple[str, ...], per_region: bool = False) -> bool:
     """Two regions: the same decisions in the same order ("outcome" matches any code of it). Three
-    regions: every observed decision matches an expected ``<label>:outcome[:code]`` pattern (fnmatch)
-    and every pattern is matched by one."""
+    regions: every observed decision matches an expected ``<label>:outcome[:code]`` pattern (fnmatch;
+    ``|`` separates alternatives) and every pattern is matched by one."""
     if per_region:
 
         def fits(obs: str, exp: str) -> bool:
-            return fnmatch.fnmatchcase(obs, exp) or fnmatch.fnmatchcase(obs, f"{exp}:*")
+            return any(
+                fnmatch.fnmatchcase(obs, alternative) or fnmatch.fnmatchcase(obs, f"{alternative}:*")
+                for alternative in exp.split("|")
+            )
 
         return all(any(fits(o, e) for e in expected) for o in observed) and all(
             any(fits(o, e) for o in observed) for e in expected

@@ -32,7 +32,9 @@ import redis
 
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.cloudwatch import AlarmState, ProbeSeries
-from gdfailover.evidence import AlarmReader, EvidenceSources, ProbeMetricsReader
+from gdfailover.evidence import AlarmReader, EvidenceSources, LatchReader, ProbeMetricsReader
+from gdfailover.ledger import Latch
+from gdfailover.peers import RivalSources, boto3_rival_sources
 from gdfailover.probe import run_probe
 from gdfailover.route53 import HealthCheckView
 from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, HIGH_RESOLUTION_METRICS
@@ -412,8 +414,27 @@ class World:
             peer_alarms=functools.partial(self._peer_alarms, sources.peer_alarms),
             health_checks=EmulatedHealthChecks(self),
             peer_probe_metrics=functools.partial(self._peer_probe_metrics, sources.peer_probe_metrics),
+            # Three regions: the other secondary's metrics and ledger, read in its region (moto), as the
+            # handler reads them; unreachable when that region is down.
+            rival=functools.partial(
+                promote._observe_rival,
+                self._rival_sources(promote.SETTINGS.metrics_namespace, promote.SETTINGS.service_name),
+            ),
         )
         region.promote_module = promote
+
+    def _rival_sources(self, namespace: str, service: str) -> RivalSources:
+        real = boto3_rival_sources(namespace, service)
+
+        def metrics(region_name: str) -> ProbeMetricsReader:
+            region = next(r for r in self.regions.values() if r.name == region_name)
+            return real.metrics(region_name) if region.alive else UnreachableCloudWatch(region_name)
+
+        def ledger(region_name: str, table: str) -> LatchReader:
+            region = next(r for r in self.regions.values() if r.name == region_name)
+            return real.ledger(region_name, table) if region.alive else UnreachableLedger(region_name)
+
+        return RivalSources(metrics=metrics, ledger=ledger)
 
     def _peer_alarms(self, real: Callable[[str], AlarmReader], peer_region: str) -> AlarmReader:
         region = next(r for r in self.regions.values() if r.name == peer_region)
@@ -775,6 +796,19 @@ class UnreachableCloudWatch:
             ErrorKind.UNREACHABLE,
             "EndpointConnectionError",
             f"Could not connect to the endpoint URL: https://monitoring.{self._region}.amazonaws.com/",
+        )
+
+
+class UnreachableLedger:
+    def __init__(self, region: str) -> None:
+        self._region = region
+
+    def read(self, global_replication_group_id: str) -> Latch | None:
+        raise AwsCallError(
+            "GetItem",
+            ErrorKind.UNREACHABLE,
+            "EndpointConnectionError",
+            f"Could not connect to the endpoint URL: https://dynamodb.{self._region}.amazonaws.com/",
         )
 
 
