@@ -26,6 +26,7 @@ from tools.drill.cloud import (
     GlobalDatastoreEmulator,
     Member,
 )
+from tools.drill.run import matches
 from tools.drill.sim import Simulation
 from tools.drill.world import THREE_REGIONS, TWO_REGIONS, Region, absolute, stack_records
 from tools.localredis import RedisServer
@@ -263,3 +264,18 @@ def test_two_concurrent_failover_calls_are_serialized_one_is_rejected() -> None:
         thread.join()
     assert sorted(outcomes) == ["accepted", f"{ErrorKind.INVALID_STATE.value} InvalidGlobalReplicationGroupState"]
     assert len(datastore.failover_calls) == 1
+
+
+# --- per-region decision matching (tools.drill.run) ------------------------------------------------------
+
+
+def test_per_region_expectations_are_patterns_matched_both_ways() -> None:
+    expected = ("B:promote", "C:refuse:yield-*|C:noop:writer-recovered")
+    assert matches(expected, ("B:promote:promote", "C:refuse:yield-rival-latched"), per_region=True)
+    assert matches(expected, ("B:promote:promote", "C:noop:writer-recovered"), per_region=True)
+    assert not matches(expected, ("B:promote:promote",), per_region=True)  # C's expectation unmatched
+    assert not matches(expected, ("B:promote:promote", "C:promote:promote"), per_region=True)  # C unexpected
+    assert not matches(expected, ("B:promote:promote", "C:refuse:yield-x", "B:refuse:writer-alive"), per_region=True)
+    # two regions keep the ordered semantics
+    assert matches(("promote", "refuse:cooldown"), ("promote:promote", "refuse:cooldown"))
+    assert not matches(("promote", "refuse:cooldown"), ("refuse:cooldown", "promote:promote"))

@@ -9,13 +9,16 @@ and the ElastiCache Global Datastore control plane.
 - Route 53: a CLOUDWATCH_METRIC health check follows its alarm ROUTE53_HEALTH_LAG later; ALARM and
   INSUFFICIENT_DATA (InsufficientDataHealthStatus: Unhealthy) are unhealthy, and so is an alarm whose
   region is gone. The failover answer is PRIMARY when healthy, else SECONDARY, except that a SECONDARY
-  with an unhealthy health check leaves PRIMARY answered.
+  with an unhealthy health check leaves PRIMARY answered. Three regions: a failover alias record
+  (EvaluateTargetHealth) is healthy when any record at its target name is, and is followed to the
+  target's failover answer (the nested pair secondaries.<RecordName>).
   High-resolution alarms (period 10, 20 or 30 s) are evaluated every 10 s over the period that
   ended at the evaluation (CloudWatch user guide: "If the alarm period is 10 seconds or 30 seconds,
   the alarm is evaluated every 10 seconds"; the rolling window is an assumption).
 - Global Datastore: describe / failover / disassociate per region, with the real API's error for a
   failover while the datastore is not available, the status going available -> modifying ->
-  available, and the promotion done by real REPLICAOF commands on the two redis-servers after the
+  available, and the promotion done by real REPLICAOF commands on the redis-servers (the old primary
+  and, with three members, the other secondary follow the new one when they answer) after the
   timing model's promotion delay (typical by default; a scenario can ask for the worst-case
   assumption). A hung old primary (SIGSTOP) is treated like an unreachable one.
 - Each region's ElastiCache API also reports its replication group's status and failover events
