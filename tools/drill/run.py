@@ -80,13 +80,13 @@ def observed_per_region(runs: list[PromoterRun]) -> tuple[str, ...]:
 def matches(expected: tuple[str, ...], observed: tuple[str, ...], per_region: bool = False) -> bool:
     """Two regions: the same decisions in the same order ("outcome" matches any code of it). Three
     regions: every observed decision matches an expected ``<label>:outcome[:code]`` pattern (fnmatch;
-    ``|`` separates alternatives) and every pattern is matched by one."""
+    `` or `` separates alternatives) and every pattern is matched by one."""
     if per_region:
 
         def fits(obs: str, exp: str) -> bool:
             return any(
                 fnmatch.fnmatchcase(obs, alternative) or fnmatch.fnmatchcase(obs, f"{alternative}:*")
-                for alternative in exp.split("|")
+                for alternative in exp.split(" or ")
             )
 
         return all(any(fits(o, e) for e in expected) for o in observed) and all(

@@ -498,7 +498,7 @@ def one_lost_probe_then_blip(world: World) -> None:
 #: The lower-priority secondary standing down, whichever way the timing lets it see that: it yields to
 #: the preferred one (succession), or by the time it looks again the new writer answers (its own
 #: probe: writer-recovered; the new writer's probe as second vantage: writer-alive).
-C_STANDS_DOWN = "C:refuse:yield-*|C:refuse:writer-alive|C:noop:writer-recovered"
+C_STANDS_DOWN = "C:refuse:yield-* or C:refuse:writer-alive or C:noop:writer-recovered"
 
 
 def waited_for_preferred(label: str) -> Check:
@@ -595,7 +595,7 @@ def triggers_fired_together(first: str, second: str) -> Check:
 CATALOGUE_LIST += (
     Scenario(
         name="three-primary-region-outage",
-        summary="Three regions: region A disappears; B (preferred) promotes, C yields",
+        summary="Three regions: region A disappears; B (preferred) promotes, C stands down",
         expected=("B:promote", C_STANDS_DOWN),
         inject=lose_primary_region,
         run_for_s=540.0,
