@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,3 +78,20 @@ def probe_env(server_port: int, tls: TlsFiles | None, **extra: str) -> dict[str,
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def health_check_status_maxima(region: str, replication_group_id: str, around: datetime) -> list[float]:
+    """Per-minute Maximum of HealthCheckStatus for a group (what its writer alarm reads), in moto."""
+    response = boto3.client("cloudwatch", region_name=region).get_metric_statistics(
+        Namespace="Custom/Redis",
+        MetricName="HealthCheckStatus",
+        Dimensions=[
+            {"Name": "service", "Value": "gds-failover"},
+            {"Name": "ReplicationGroupId", "Value": replication_group_id},
+        ],
+        StartTime=around - timedelta(minutes=10),
+        EndTime=around + timedelta(minutes=10),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    return [point["Maximum"] for point in response["Datapoints"]]

@@ -369,27 +369,10 @@ def test_a_lag_above_the_gate_is_refused(world: World) -> None:
     assert world.emulator.failover_calls == []
 
 
-def _health_datapoints(now: datetime) -> list[float]:
-    """HealthCheckStatus of this region's group as the writer alarm would read it (moto)."""
-    response = boto3.client("cloudwatch", region_name=SECONDARY_REGION).get_metric_statistics(
-        Namespace="Custom/Redis",
-        MetricName="HealthCheckStatus",
-        Dimensions=[
-            {"Name": "service", "Value": "gds-failover"},
-            {"Name": "ReplicationGroupId", "Value": SECONDARY_RG},
-        ],
-        StartTime=now - timedelta(minutes=10),
-        EndTime=now + timedelta(minutes=10),
-        Period=60,
-        Statistics=["Maximum"],
-    )
-    return [point["Maximum"] for point in response["Datapoints"]]
-
-
 def test_an_accepted_promotion_announces_the_new_writer_to_its_alarm(world: World) -> None:
     record = world.run()
     assert record.action["health_datapoint"] == "published"
-    assert _health_datapoints(world.now) == [1.0]
+    assert conftest.health_check_status_maxima(SECONDARY_REGION, SECONDARY_RG, world.now) == [1.0]
 
 
 def test_a_rejected_promotion_announces_nothing(world: World) -> None:
@@ -397,13 +380,13 @@ def test_a_rejected_promotion_announces_nothing(world: World) -> None:
     record = world.run()
     assert record.decision.code == "failover-denied"
     assert "health_datapoint" not in record.action
-    assert _health_datapoints(world.now) == []
+    assert conftest.health_check_status_maxima(SECONDARY_REGION, SECONDARY_RG, world.now) == []
 
 
 def test_announcing_can_be_switched_off(world: World) -> None:
     record = world.run(settings(publish_health_on_promotion=False))
     assert record.action["health_datapoint"] == "off"
-    assert _health_datapoints(world.now) == []
+    assert conftest.health_check_status_maxima(SECONDARY_REGION, SECONDARY_RG, world.now) == []
 
 
 def test_a_multi_az_failover_in_the_writer_region_holds_then_promotes_once_the_grace_is_over(world: World) -> None:

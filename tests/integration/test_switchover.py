@@ -21,7 +21,7 @@ from gdfailover.cloudwatch import ProbeMetrics, WriterHealth
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, SwitchoverResult, run_switchover
-from tests.conftest import create_ledger_table
+from tests.conftest import create_ledger_table, health_check_status_maxima
 from tests.unit.test_promote_gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools import switchover as cli
 
@@ -212,25 +212,9 @@ def test_cli_usage_error_exits_2() -> None:
     assert raised.value.code == 2
 
 
-def _target_health(now: Any) -> list[float]:
-    response = boto3.client("cloudwatch", region_name=SECONDARY_REGION).get_metric_statistics(
-        Namespace="Custom/Redis",
-        MetricName="HealthCheckStatus",
-        Dimensions=[
-            {"Name": "service", "Value": "gds-failover"},
-            {"Name": "ReplicationGroupId", "Value": REQUEST.target_replication_group_id},
-        ],
-        StartTime=now - timedelta(minutes=10),
-        EndTime=now + timedelta(minutes=10),
-        Period=60,
-        Statistics=["Maximum"],
-    )
-    return [point["Maximum"] for point in response["Datapoints"]]
-
-
 def test_a_switch_announces_the_target_as_the_writer_and_a_dry_run_does_not(world: World) -> None:
     seed_probe_metrics(world.now)
     world.run(dry_run=True)
-    assert _target_health(datetime.now(UTC)) == []
+    assert health_check_status_maxima(SECONDARY_REGION, REQUEST.target_replication_group_id, datetime.now(UTC)) == []
     assert world.run().outcome == SwitchoverOutcome.SWITCHED
-    assert _target_health(datetime.now(UTC)) == [1.0]
+    assert health_check_status_maxima(SECONDARY_REGION, REQUEST.target_replication_group_id, datetime.now(UTC)) == [1.0]
