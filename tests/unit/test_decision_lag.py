@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from gdfailover.evidence import estimate_lag_before_failure
+from gdfailover.cloudwatch import ProbeSeries
+from gdfailover.evidence import _rival_lag_against_ours, estimate_lag_before_failure
 from gdfailover.route53 import summarize_observations
+from gdfailover.succession import RivalView
 
 T0 = datetime(2025, 5, 1, 11, 50, tzinfo=UTC)
 
@@ -55,3 +58,24 @@ def test_route53_uses_its_own_18_percent_rule() -> None:
     assert (view.healthy, view.healthy_checkers, view.checkers) == (False, 2, 16)
     assert view.sample.startswith("Failure")
     assert summarize_observations("hc", []).healthy is None
+
+
+def test_a_rival_whose_heartbeat_is_staler_than_ours_lacks_the_difference() -> None:
+    now = datetime(2025, 5, 1, 12, 10, tzinfo=UTC)
+    # ours: fresh until the writer died 90 s ago (lag before the climb: 10 s)
+    ours = ProbeSeries(
+        reachable=((now, 1.0),),
+        heartbeat_age=tuple(
+            (now - timedelta(minutes=m), age) for m, age in ((4, 10), (3, 12), (2, 10), (1, 40), (0, 90))
+        ),
+    )
+    # the rival: its replication broke 5 minutes ago; its own estimate only sees the 8 s before its climb
+    rival = RivalView(
+        "eu-west-1", "my-gds-euw1", 10, lag_seconds=8.0, lag_basis="before the climb", heartbeat_age_now=390.0
+    )
+    adjusted = _rival_lag_against_ours(rival, ours)
+    assert adjusted.lag_seconds == 10.0 + 300.0
+    assert "300s staler than ours" in adjusted.lag_basis
+    # within the reading skew: unchanged
+    close = _rival_lag_against_ours(replace(rival, heartbeat_age_now=100.0), ours)
+    assert close.lag_seconds == 8.0

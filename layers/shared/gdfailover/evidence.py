@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -40,6 +40,9 @@ WRITER_ALARM_DETECTION_ALLOWANCE = timedelta(minutes=3)
 PEER_PROBE_FRESHNESS = timedelta(seconds=75)
 #: Consecutive failed probes of the writer region's own probe that count as "the writer is down".
 PEER_PROBE_FAILURES = 2
+#: The rival secondary's heartbeat this much staler than ours means its replication stopped earlier
+#: (two 15 s cadences of reading skew tolerated): it lacks that much of what we hold.
+RIVAL_STALENESS_MARGIN_SECONDS = 30.0
 #: How far back the writer region's ElastiCache events are read for an in-region (Multi-AZ) failover.
 IN_REGION_EVENTS_LOOKBACK = timedelta(minutes=10)
 
@@ -278,6 +281,7 @@ def gather_evidence(
         rival: RivalView | None = None
         if rival_member is not None:
             rival = _rival_view(rival_member, rival_future.result() if rival_future is not None else None)
+            rival = _rival_lag_against_ours(rival, series)
         if control_plane_future is not None:
             activity, control_failure = control_plane_future.result()
             control_plane, control_signal = _control_plane_signal(control_failure, peer_region or "?")
@@ -321,6 +325,25 @@ def _rival_view(
         return observed[0]
     why = f"not observed: {observed[1]}" if observed is not None else "not observed (no SUCCESSION_PEERS wiring)"
     return RivalView(member.region, member.replication_group_id, None, metrics_error=why, ledger_error=why)
+
+
+def _rival_lag_against_ours(rival: RivalView, series: ProbeSeries | None) -> RivalView:
+    """The rival's own estimate cannot see writes it missed before the writer died (its replication broke
+    earlier: its heartbeat climbed long before ours). Both heartbeats come from the same writer, so the
+    difference between what the two replicas read now is what the rival lacks on top of our own loss."""
+    ours = (series.recent_heartbeat_age or series.heartbeat_age) if series is not None else ()
+    if not ours or rival.heartbeat_age_now is None or rival.lag_seconds is None:
+        return rival
+    staler = rival.heartbeat_age_now - ours[-1][1]
+    if staler <= RIVAL_STALENESS_MARGIN_SECONDS:
+        return rival
+    own = estimate_lag_before_failure(series.heartbeat_age if series is not None else ()).seconds or 0.0
+    return replace(
+        rival,
+        lag_seconds=max(rival.lag_seconds, own + staler),
+        lag_basis=f"its heartbeat is {staler:.0f}s staler than ours: its replication stopped before the writer "
+        f"died ({rival.lag_basis})",
+    )
 
 
 def _point_dict(point: Point | None) -> dict[str, Any] | None:

@@ -106,7 +106,12 @@ def _view(
         lag_basis=lag_basis,
         ledger_error=ledger_error,
         latch=latch,
+        heartbeat_age_now=_latest(series.recent_heartbeat_age or series.heartbeat_age) if series is not None else None,
     )
+
+
+def _latest(points: tuple[tuple[datetime, float], ...]) -> float | None:
+    return points[-1][1] if points else None
 
 
 def _attempt[T](operation: str, step: Callable[[], T]) -> tuple[T | None, str | None]:

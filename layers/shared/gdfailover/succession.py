@@ -139,6 +139,7 @@ class RivalView:
     lag_basis: str = ""
     ledger_error: str | None = None  # its ledger could not be read
     latch: Latch | None = None  # its promotion latch, if any
+    heartbeat_age_now: float | None = None  # the writer's heartbeat age its latest probe read
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +152,7 @@ class RivalView:
             "lag_basis": self.lag_basis,
             "ledger_error": self.ledger_error,
             "latch": self.latch.as_dict() if self.latch else None,
+            "heartbeat_age_now": self.heartbeat_age_now,
         }
 
 
