@@ -25,8 +25,9 @@ import redis
 
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.cloudwatch import AlarmState
-from gdfailover.evidence import AlarmReader, EvidenceSources
+from gdfailover.evidence import AlarmReader
 from gdfailover.probe import run_probe
+from gdfailover.promote_service import PromoteService
 from gdfailover.route53 import HealthCheckView
 from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE
 from tools import rto
@@ -344,10 +345,11 @@ class World:
         promote = load_handler_module("PromoteFunction", region.name, region.parameters, promote_env)
         assert self.datastore is not None
         datastore = self.datastore
-        promote.clock = self.simulation.clock  # type: ignore[attr-defined]
-        promote.datastores = datastore.view(region.name)  # type: ignore[attr-defined]
-        sources: EvidenceSources = promote.sources
-        promote.sources = dataclasses.replace(  # type: ignore[attr-defined]
+        service: PromoteService = promote.service
+        service.clock = self.simulation.clock
+        service.datastores = datastore.view(region.name)
+        sources = service.sources
+        service.sources = dataclasses.replace(
             sources,
             datastores=datastore.view(region.name),
             # The peer's ElastiCache endpoint as seen from this region: unreachable when that region is down.
