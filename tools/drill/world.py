@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -120,6 +121,7 @@ class World:
         self.overrides = {**DRILL_OVERRIDES, **overrides}
         self.model = rto.TimingModel.from_parameters({**self.defaults, **self.overrides})
         self.timeline: list[TimelineEvent] = []
+        self.probe_samples: list[TimelineEvent] = []  # every probe, for the plot (the timeline folds repeats)
         self.promoter_runs: list[PromoterRun] = []
         self.fault_at: float | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix="gds-drill-"))
@@ -174,6 +176,7 @@ class World:
             finally:
                 for server in servers:
                     server.stop()
+                shutil.rmtree(self.workdir, ignore_errors=True)  # the TLS keys, among others
 
     def _build(self) -> None:
         a, b = self.regions["A"], self.regions["B"]
@@ -411,6 +414,7 @@ class World:
             text += f", writer heartbeat age {age:.0f}s"
         if status == "read_only" and (link := result.get("replication_link")) is not None:
             text += f", replication link {link}"
+        self.probe_samples.append(TimelineEvent(now, "probe", region.label, text))
         if status != region.last_probe_status or region.label == "B" or status == "read_only":
             self.event("probe", region.label, text)
         region.last_probe_status = status
