@@ -14,6 +14,8 @@ ENV_VARS ?=
 SCENARIO ?=
 FN ?=
 EVENT ?=
+FRESH ?=
+REAL_AWS ?=
 PLOT ?=
 
 .PHONY: help venv redis-server test lint unit integration template-gates build drill drill-all bench rto invoke clean
@@ -82,10 +84,10 @@ rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env
 	$(call refuse_old_env,CONFIG_ENV=<samconfig env>)
 	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV))
 
-invoke: venv ## run a function from template.yaml in-process: FN=<LogicalId> EVENT=events/<f>.json [ENV_VARS=<env-vars.json>]
+invoke: venv ## run a function from template.yaml in-process, AWS emulated: EVENT=events/<f>.json [FN=<LogicalId>] [ENV_VARS=<file>] [FRESH=1] [REAL_AWS=1]
 	$(call refuse_old_env,ENV_VARS=<env-vars.json>)
-	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=ProbeFunction EVENT=events/probe.json [ENV_VARS=env.json]"; exit 2; }
-	$(BIN)/python -m tools.invoke $(FN) --event $(EVENT) $(if $(ENV_VARS),--env-vars $(ENV_VARS))
+	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [FN=<LogicalId>] [ENV_VARS=<env-vars.json>] [FRESH=1] [REAL_AWS=1]"; exit 2; }
+	@$(BIN)/python -m tools.invoke $(FN) --event "$(EVENT)" --env-vars "$(or $(ENV_VARS),events/env-vars/local.json)" $(if $(FRESH),--fresh) $(if $(REAL_AWS),,--local)
 
 clean: ## remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

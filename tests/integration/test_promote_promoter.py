@@ -27,7 +27,7 @@ from gdfailover.ledger import PromotionLedger
 from gdfailover.promoter import DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from tests import conftest
-from tests.unit.test_promote_gds_emulator import (
+from tools.gds_emulator import (
     GDS_ID,
     PRIMARY_REGION,
     PRIMARY_RG,

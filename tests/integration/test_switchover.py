@@ -23,8 +23,8 @@ from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, SwitchoverResult, run_switchover
 from tests.conftest import create_ledger_table
-from tests.unit.test_promote_gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools import switchover as cli
+from tools.gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 
 TABLE = "gds-failover-ledger-usw2"
 REQUEST = SwitchoverRequest(GDS_ID, SECONDARY_REGION, SECONDARY_RG)
