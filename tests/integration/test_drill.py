@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,12 +27,12 @@ def drill_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def default_run(drill_tmp: Path) -> Iterator[ScenarioResult]:
+def default_run(drill_tmp: Path) -> ScenarioResult:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed; run `make redis-server`")
     saved, tempfile.tempdir = tempfile.tempdir, str(drill_tmp)  # where the drill's TLS keys go
     try:
-        yield run_scenario(CATALOGUE[DEFAULT], progress=None)
+        return run_scenario(CATALOGUE[DEFAULT], progress=None)
     finally:
         tempfile.tempdir = saved
 
