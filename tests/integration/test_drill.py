@@ -57,6 +57,12 @@ def test_the_plot_shows_every_probe_and_a_key_for_the_other_events(default_run: 
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_an_unknown_scenario_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert drill_main.main(["--scenario", "nope"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("make drill: no scenario 'nope'; scenarios: primary-region-outage, ")
+
+
 @pytest.mark.parametrize(
     ("plot_path", "problem"),
     [

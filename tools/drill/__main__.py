@@ -51,7 +51,7 @@ def run_catalogue(jobs: int) -> list[ScenarioResult]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.drill", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default=DEFAULT, choices=sorted(CATALOGUE))
+    parser.add_argument("--scenario", default=DEFAULT, help=f"one of: {', '.join(CATALOGUE)}")
     parser.add_argument("--all", action="store_true", help="run every scenario and print a table")
     parser.add_argument(
         "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="scenarios run in parallel with --all"
@@ -61,6 +61,9 @@ def main(argv: list[str] | None = None) -> int:
         "--plot", nargs="?", const="drill-timeline.png", metavar="PNG", help="write a PNG of the timeline"
     )
     args = parser.parse_args(argv)
+    if args.scenario not in CATALOGUE:
+        print(f"make drill: no scenario {args.scenario!r}; scenarios: {', '.join(CATALOGUE)}", file=sys.stderr)
+        return 2
     if args.plot:
         problem = plot_path_problem(Path(args.plot))
         if problem:
