@@ -21,7 +21,7 @@ PLOT ?=
 .PHONY: help venv redis-server test lint unit integration template-gates build drill drill-all bench rto invoke clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "%-16s%s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo; echo "drill scenarios (make drill SCENARIO=<name>):"
 	@sed -n 's/^ *name="\([a-z0-9-]*\)",$$/  \1/p' tools/drill/scenarios.py
 
