@@ -52,8 +52,9 @@ def parameter_defaults(template: dict[str, Any]) -> dict[str, str]:
 def samconfig_overrides(config_env: str, path: Path = SAMCONFIG) -> dict[str, str]:
     """``parameter_overrides`` of a samconfig environment's deploy command, as a dict."""
     config = tomllib.loads(path.read_text(encoding="utf-8"))
-    if config_env not in config:
-        raise KeyError(f"samconfig.toml has no environment {config_env!r}; it has {sorted(config)}")
+    environments = sorted(name for name, table in config.items() if isinstance(table, dict))  # not `version`
+    if config_env not in environments:
+        raise KeyError(f"samconfig.toml has no environment {config_env!r}; it has {', '.join(environments)}")
     params = config[config_env].get("deploy", {}).get("parameters", {})
     raw = params.get("parameter_overrides", [])
     items = shlex.split(raw) if isinstance(raw, str) else list(raw)

@@ -1,6 +1,6 @@
 """Run a function declared in template.yaml in-process: the Docker-free ``sam local invoke``.
 
-    python -m tools.invoke ProbeFunction --event events/probe.json [--env-vars env.json]
+    python -m tools.invoke [ProbeFunction] --event events/probe.json [--env-vars env.json] [--local] [--fresh]
 
 Reads the function's Handler, CodeUri, Layers and Environment (merged with Globals) from the
 template, resolves ``!Ref`` to parameter values (defaults, then ``--parameter-overrides``), applies
@@ -8,6 +8,10 @@ an env-vars file in the ``sam local invoke --env-vars`` format (``{"<LogicalId>"
 "Parameters": {...}}``; like SAM, only variables the template declares are overridden), imports the
 handler module fresh and calls it with a Lambda-like context. The handler's own output goes to
 stderr; the JSON result goes to stdout.
+
+``--local`` (what ``make invoke`` does unless REAL_AWS=1) needs no AWS account: tools/localaws.py
+emulates AWS and starts a TLS+AUTH redis-server for the probe. ``--fresh`` stamps an alarm
+notification's StateChangeTime 30 s before now (the event files are fixed in time).
 """
 
 from __future__ import annotations
@@ -23,11 +27,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from tools.cfn import TEMPLATE, load_template, parameter_defaults
+from tools.localaws import LOCAL_REGION, local_aws
 
 _fresh_module_ids = itertools.count()
 
@@ -200,17 +206,66 @@ def invoke_function(
     template: Path | str = TEMPLATE,
     parameter_overrides: Mapping[str, str] | None = None,
     region: str | None = None,
+    local: bool = False,
 ) -> Any:
-    """Import the handler fresh (module-scope config is re-read) and call it once."""
+    """Import the handler fresh (module-scope config is re-read) and call it once.
+
+    ``local``: inside the emulated world of tools/localaws.py (no AWS account, a local redis-server).
+    """
+    if local:
+        region = region or LOCAL_REGION
     region = region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     spec = function_spec(logical_id, Path(template), parameter_overrides, region)
     environment = apply_env_vars_file(spec, env_vars or {})
-    with lambda_environment(spec, environment, region):
-        module, handler = import_handler_module(spec)
+    with contextlib.ExitStack() as stack:
+        if local:
+            environment = stack.enter_context(local_aws(logical_id, environment, region))
+        with lambda_environment(spec, environment, region):
+            module, handler = import_handler_module(spec)
+            try:
+                return handler(event, lambda_context(spec, region))
+            finally:
+                sys.modules.pop(module.__name__, None)
+
+
+def fresh(event: Any, now: datetime | None = None) -> Any:
+    """The event with every SNS-wrapped alarm's StateChangeTime 30 s before ``now`` (Timestamp: now)."""
+    now = now or datetime.now(UTC)
+    for record in event.get("Records", []) if isinstance(event, dict) else []:
+        sns = record.get("Sns") if isinstance(record, dict) else None
+        if not isinstance(sns, dict):
+            continue
         try:
-            return handler(event, lambda_context(spec, region))
-        finally:
-            sys.modules.pop(module.__name__, None)
+            message = json.loads(sns.get("Message") or "")
+        except ValueError:
+            continue
+        if isinstance(message, dict) and "StateChangeTime" in message:
+            message["StateChangeTime"] = (now - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+            sns["Message"] = json.dumps(message)
+            sns["Timestamp"] = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return event
+
+
+#: An event file's name starts with the function it is for (events/probe.json, events/promote-*.json).
+FUNCTION_BY_PREFIX = {"probe": "ProbeFunction", "promote": "PromoteFunction"}
+
+
+def function_for_event_file(path: Path) -> str | None:
+    return FUNCTION_BY_PREFIX.get(path.stem.split("-", 1)[0])
+
+
+def _read_json(path: str, what: str) -> Any:
+    """A JSON file's content, or an InvokeError saying in one line why not."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InvokeError(f"{what} {path} does not exist") from None
+    except OSError as error:
+        raise InvokeError(f"cannot read {what} {path}: {error.strerror}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InvokeError(f"{what} {path} is not JSON: {error}") from None
 
 
 def emf_metrics(stdout: str) -> dict[str, float]:
@@ -230,32 +285,44 @@ def emf_metrics(stdout: str) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make invoke", description=__doc__.split("\n\n")[0])
-    parser.add_argument("function", help="logical id of an AWS::Serverless::Function in template.yaml")
+    parser.add_argument(
+        "function", nargs="?", help="logical id in template.yaml (default: from the event file's name prefix)"
+    )
     parser.add_argument("--event", "-e", required=True, help="event JSON file ('-' for stdin)")
     parser.add_argument("--env-vars", "-n", help="JSON file in the sam local --env-vars format")
     parser.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
     parser.add_argument("--template", "-t", default=str(TEMPLATE))
-    parser.add_argument("--region")
+    parser.add_argument("--region", help=f"default: {LOCAL_REGION} with --local, else AWS_REGION")
+    parser.add_argument("--local", action="store_true", help="no AWS account: emulated AWS, local redis-server")
+    parser.add_argument("--fresh", action="store_true", help="stamp the alarm's StateChangeTime 30 s before now")
     args = parser.parse_args(argv)
-    event_text = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
+    from gdfailover.config import ConfigError
+    from tools.localredis import RedisServerMissing
+
     try:
-        event = json.loads(event_text)
-    except json.JSONDecodeError as error:
-        parser.error(f"event file is not JSON: {error}")
-    env_vars = json.loads(Path(args.env_vars).read_text(encoding="utf-8")) if args.env_vars else None
-    overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
-    try:
+        event = _read_json(args.event, "event file")
+        function = args.function or function_for_event_file(Path(args.event))
+        if function is None:
+            raise InvokeError(f"name the function (FN=...): {args.event} does not start with probe or promote")
+        env_vars = _read_json(args.env_vars, "env-vars file") if args.env_vars else None
+        if env_vars is not None and not isinstance(env_vars, dict):
+            raise InvokeError(f"env-vars file {args.env_vars} must be a JSON object of {{<LogicalId>: {{...}}}}")
+        overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
         with contextlib.redirect_stdout(sys.stderr):
             result = invoke_function(
-                args.function,
-                event,
+                function,
+                fresh(event) if args.fresh else event,
                 env_vars,
                 template=args.template,
                 parameter_overrides=overrides,
                 region=args.region,
+                local=args.local,
             )
-    except InvokeError as error:
+    except (InvokeError, RedisServerMissing) as error:
         print(f"invoke: {error}", file=sys.stderr)
+        return 2
+    except ConfigError as error:  # the handler's cold start refused its environment
+        print(f"invoke: {function}'s configuration: {error} (set it in the env-vars file)", file=sys.stderr)
         return 2
     print(json.dumps(result, indent=2, default=str))
     return 0

@@ -82,6 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     region = args.target_region
     try:
         session = boto3.session.Session(region_name=region)
+        if session.get_credentials() is None:
+            print("no AWS credentials found (environment, ~/.aws, SSO, instance role): no change made", file=sys.stderr)
+            return USAGE_ERROR
         datastores = ElastiCacheGlobalDatastores(session.client("elasticache", config=BOUNDED_CONFIG))
         cloudwatch = session.client("cloudwatch", config=BOUNDED_CONFIG)
         probe_metrics = ProbeMetrics(cloudwatch, args.namespace, args.service)

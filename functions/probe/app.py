@@ -12,12 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import powertools_secret_fetcher, secrets_manager_credentials
+from gdfailover.logs import json_log_line
 from gdfailover.probe import ProbeResult, run_probe
 from gdfailover.redis_client import connect
 from gdfailover.signals import DEFAULT_NAMESPACE, put_health_metric, record_probe
 
 SETTINGS = ProbeSettings.from_env(os.environ)  # invalid configuration fails the cold start, naming the variable
-logger = Logger()
+logger = Logger(json_serializer=json_log_line)
 tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
 credentials = secrets_manager_credentials(SETTINGS.auth_secret_arn, powertools_secret_fetcher())

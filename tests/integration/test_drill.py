@@ -6,11 +6,15 @@ Assertions are on emulated time and on what the client and the servers saw, neve
 from __future__ import annotations
 
 import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
+import tools.drill.__main__ as drill_main
 from tools import rto
-from tools.drill.run import ScenarioResult, run_scenario
+from tools.drill.report import _plotted_events, display_path, plot, summary_text
+from tools.drill.run import LOG_DIR, ScenarioResult, run_scenario
 from tools.drill.scenarios import CATALOGUE, DEFAULT
 from tools.drill.world import DRILL_OVERRIDES
 
@@ -18,10 +22,64 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def default_run() -> ScenarioResult:
+def drill_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("drill-tmp")
+
+
+@pytest.fixture(scope="module")
+def default_run(drill_tmp: Path) -> ScenarioResult:
     if shutil.which("redis-server") is None:
         pytest.fail("redis-server is not installed; run `make redis-server`")
-    return run_scenario(CATALOGUE[DEFAULT], progress=None)
+    saved, tempfile.tempdir = tempfile.tempdir, str(drill_tmp)  # where the drill's TLS keys go
+    try:
+        return run_scenario(CATALOGUE[DEFAULT], progress=None)
+    finally:
+        tempfile.tempdir = saved
+
+
+def test_a_run_leaves_no_temporary_files_and_says_where_its_logs_are(
+    default_run: ScenarioResult, drill_tmp: Path
+) -> None:
+    assert list(drill_tmp.iterdir()) == []  # no tls/server.key left behind
+    assert default_run.log_file == LOG_DIR / f"{DEFAULT}.log"
+    assert '"promotion decision: promote' in default_run.log_file.read_text(encoding="utf-8")
+    assert f"handler logs (Powertools JSON, EMF): {display_path(default_run.log_file)}" in summary_text(default_run)
+
+
+def test_the_plot_shows_every_probe_and_a_key_for_the_other_events(default_run: ScenarioResult, tmp_path: Path) -> None:
+    probes, labelled = _plotted_events(default_run)
+    writer_probes = [p for p in probes if p.where == "A" and p.at < default_run.fault_at]
+    timeline_writer_probes = [e for e in default_run.timeline if e.kind == "probe" and e.where == "A"]
+    assert len(writer_probes) >= 4 > len(timeline_writer_probes)  # the text folds repeats, the plot does not
+    assert any(event.kind == "fault" for event in labelled)
+    png = tmp_path / "timeline.png"
+    assert plot(default_run, png).startswith("timeline plot written to")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_an_unknown_scenario_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert drill_main.main(["--scenario", "nope"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("make drill: no scenario 'nope'; scenarios: primary-region-outage, ")
+
+
+@pytest.mark.parametrize(
+    ("plot_path", "problem"),
+    [
+        ("/nonexistent/dir/x.png", "directory /nonexistent/dir does not exist"),
+        ("timeline.txt", "ending in .png"),
+    ],
+)
+def test_a_plot_path_that_cannot_be_written_fails_before_the_drill_runs(
+    plot_path: str, problem: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the drill ran")
+
+    monkeypatch.setattr(drill_main, "run_scenario", must_not_run)
+    assert drill_main.main(["--plot", plot_path]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert problem in line
 
 
 def _model() -> rto.TimingModel:

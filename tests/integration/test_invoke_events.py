@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -12,18 +14,105 @@ import pytest
 
 from tests.conftest import ROOT
 from tools.cfn import load_template
-from tools.invoke import InvokeError, emf_metrics, function_spec, invoke_function
+from tools.invoke import (
+    FUNCTION_BY_PREFIX,
+    InvokeError,
+    emf_metrics,
+    function_for_event_file,
+    function_spec,
+    invoke_function,
+)
 from tools.localredis import RedisServer
 
 EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
-#: An event file's name starts with the function it is for.
-FUNCTION_BY_PREFIX = {"probe": "ProbeFunction", "promote": "PromoteFunction"}
+#: What `make invoke EVENT=<file>` prints, as the file is and with FRESH=1 (docs/promotion.md and README).
+DOCUMENTED = {
+    "probe.json": ({"status": "healthy", "role": "writer"}, {"status": "healthy", "role": "writer"}),
+    "promote-alarm.json": (
+        {"decision": "noop", "code": "stale"},
+        {"decision": "promote", "code": "promote", "acted": False},
+    ),
+    "promote-ok.json": ({"decision": "noop", "code": "not-alarm"},) * 2,
+    "promote-foreign-alarm.json": ({"decision": "noop", "code": "foreign-alarm"},) * 2,
+}
 
 
 def _function_for(event_file: Path) -> str:
-    prefix = event_file.stem.split("-", 1)[0]
-    assert prefix in FUNCTION_BY_PREFIX, f"{event_file.name}: name it <{'|'.join(FUNCTION_BY_PREFIX)}>-*.json"
-    return FUNCTION_BY_PREFIX[prefix]
+    function = function_for_event_file(event_file)
+    assert function, f"{event_file.name}: name it <{'|'.join(FUNCTION_BY_PREFIX)}>-*.json"
+    return function
+
+
+def make_invoke(tmp_path: Path, *assignments: str) -> subprocess.CompletedProcess[str]:
+    """Exactly the command `make invoke <assignments>` runs (make -n prints it), run from the repository."""
+    planned = subprocess.run(
+        ["make", "-n", "invoke", f"VENV={sys.prefix}", *assignments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    command = [line for line in planned.stdout.splitlines() if "-m tools.invoke" in line]
+    assert len(command) == 1, planned.stdout + planned.stderr
+    return subprocess.run(
+        shlex.split(command[0]),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "TMPDIR": str(tmp_path)},
+    )
+
+
+def test_every_event_file_is_documented() -> None:
+    assert {path.name for path in EVENT_FILES} == set(DOCUMENTED)
+
+
+@pytest.mark.parametrize("fresh", [False, True], ids=["as-is", "FRESH=1"])
+@pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda p: p.name)
+def test_make_invoke_runs_every_event_file_out_of_the_box(event_file: Path, fresh: bool, tmp_path: Path) -> None:
+    completed = make_invoke(tmp_path, f"EVENT=events/{event_file.name}", *(["FRESH=1"] if fresh else []))
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = json.loads(completed.stdout)
+    outcome = result["results"][0] if "results" in result else result
+    expected = DOCUMENTED[event_file.name][fresh]
+    assert {key: outcome.get(key) for key in expected} == expected, outcome
+    assert list(tmp_path.iterdir()) == []  # the local redis-server's TLS keys and data are gone
+
+
+@pytest.mark.parametrize(
+    ("assignments", "message"),
+    [
+        (["EVENT=events/no-such.json"], "invoke: event file events/no-such.json does not exist"),
+        (
+            ["EVENT=events/probe.json", "ENV_VARS=events/env-vars/no-such.json"],
+            "invoke: env-vars file events/env-vars/no-such.json does not exist",
+        ),
+        (["EVENT=README.md"], "invoke: event file README.md is not JSON"),
+        (
+            ["EVENT=events/probe.json", "REAL_AWS=1"],  # no REDIS_HOST and nothing local to start
+            "invoke: ProbeFunction's configuration: REDIS_HOST is required but not set",
+        ),
+    ],
+)
+def test_a_missing_or_bad_file_is_a_one_line_error(assignments: list[str], message: str, tmp_path: Path) -> None:
+    completed = make_invoke(tmp_path, *assignments)
+    assert completed.returncode == 2
+    (line,) = completed.stderr.splitlines()
+    assert line.startswith(message), line
+
+
+def test_make_invoke_refuses_the_old_env_variable() -> None:
+    completed = subprocess.run(
+        ["make", "-s", "invoke", f"VENV={sys.prefix}", "EVENT=events/probe.json", "ENV=x.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert "ENV= is no longer read; use ENV_VARS=<env-vars.json>" in completed.stdout
 
 
 @pytest.mark.parametrize("event_file", EVENT_FILES, ids=lambda p: p.name)

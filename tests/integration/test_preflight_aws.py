@@ -16,8 +16,8 @@ import pytest
 from moto import mock_aws
 
 from tests.integration.aws_pair import write_samconfig
-from tests.unit.test_promote_gds_emulator import GdsEmulator
 from tools import preflight
+from tools.gds_emulator import GdsEmulator
 
 GDS = "ldgnf-orders"
 REGIONS = {"primary": "us-east-1", "secondary": "us-west-2"}

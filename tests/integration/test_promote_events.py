@@ -23,8 +23,8 @@ from tests.integration.test_promote_promoter import (
     seed_probe_metrics,
     set_peer_writer_alarm,
 )
-from tests.unit.test_promote_gds_emulator import GDS_ID, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools.cfn import load_template
+from tools.gds_emulator import GDS_ID, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools.invoke import invoke_function
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"

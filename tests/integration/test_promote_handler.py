@@ -30,7 +30,7 @@ from tests.integration.test_promote_promoter import (
     seed_probe_metrics,
     set_peer_writer_alarm,
 )
-from tests.unit.test_promote_gds_emulator import GDS_ID, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
+from tools.gds_emulator import GDS_ID, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools.invoke import LambdaContext
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,17 +105,18 @@ class Harness:
             # the logger outlives one test's captured stdout (setStream would flush the closed one)
             handler.stream = sys.stdout
         datastores = ElastiCacheGlobalDatastores(self.emulator.client(SECONDARY_REGION))
-        self.monkeypatch.setattr(app, "datastores", datastores)
+        service = app.service
+        self.monkeypatch.setattr(service, "datastores", datastores)
         self.monkeypatch.setattr(
-            app,
+            service,
             "sources",
             replace(
-                app.sources,
+                service.sources,
                 datastores=datastores,
                 peer_datastores=lambda region: ElastiCacheGlobalDatastores(self.emulator.client(region)),
             ),
         )
-        self.monkeypatch.setattr(app, "clock", FakeClock(self.now))
+        self.monkeypatch.setattr(service, "clock", FakeClock(self.now))
         self.app = app
         return app
 
@@ -326,3 +327,12 @@ def test_invalid_configuration_fails_the_cold_start_naming_the_variable(harness:
 
     with pytest.raises(ConfigError, match="PROMOTION_MODE"):
         harness.load(PROMOTION_MODE="yolo")
+
+
+def test_a_decision_is_logged_even_when_the_alarm_name_cannot_be_encoded(harness: Harness) -> None:
+    # JSON may carry a lone surrogate (\ud800) that no UTF-8 stream can write; the line must still appear.
+    result = harness.invoke(event_file("promote-alarm.json", harness.now, AlarmName="gds-\ud800-trigger"))
+    assert (result["results"][0]["decision"], result["results"][0]["code"]) == ("noop", "foreign-alarm")
+    (record,) = harness.decision_records()
+    assert record["evidence"]["notification"]["alarm_name"] == "gds-\ud800-trigger"
+    assert '"promotion decision: noop (foreign-alarm)"' in harness.output

@@ -28,7 +28,7 @@ from gdfailover.promoter import DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.succession import RivalView
 from tests import conftest
-from tests.unit.test_promote_gds_emulator import (
+from tools.gds_emulator import (
     GDS_ID,
     PRIMARY_REGION,
     PRIMARY_RG,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,8 +23,8 @@ from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, SwitchoverResult, run_switchover
 from tests.conftest import create_ledger_table, health_check_status_maxima
-from tests.unit.test_promote_gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 from tools import switchover as cli
+from tools.gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 
 TABLE = "gds-failover-ledger-usw2"
 REQUEST = SwitchoverRequest(GDS_ID, SECONDARY_REGION, SECONDARY_RG)
@@ -218,3 +219,26 @@ def test_a_switch_announces_the_target_as_the_writer_and_a_dry_run_does_not(worl
     assert health_check_status_maxima(SECONDARY_REGION, REQUEST.target_replication_group_id, datetime.now(UTC)) == []
     assert world.run().outcome == SwitchoverOutcome.SWITCHED
     assert health_check_status_maxima(SECONDARY_REGION, REQUEST.target_replication_group_id, datetime.now(UTC)) == [1.0]
+
+
+def test_an_aws_error_behind_a_precheck_exits_2_not_1(world: World) -> None:
+    seed_probe_metrics(world.now)
+    world.emulator.fail_next("DescribeGlobalReplicationGroups", "AccessDenied", times=3)
+    result = world.run()
+    assert (result.outcome, result.exit_code) == (SwitchoverOutcome.PRECHECK_FAILED, 2)
+    assert "datastore-available" in {check.name for check in result.plan.blocking}
+    assert world.emulator.failover_calls == []
+
+
+def test_cli_without_credentials_says_so_and_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    argv = ["--global-replication-group-id", GDS_ID, "--target-region", SECONDARY_REGION]
+    assert cli.main([*argv, "--target-replication-group-id", SECONDARY_RG, "--ledger-table", TABLE]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("no AWS credentials found")

@@ -20,7 +20,7 @@ from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.ledger import PromotionLedger
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, SwitchoverResult, run_switchover
 from tests.conftest import create_ledger_table
-from tests.unit.test_promote_gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
+from tools.gds_emulator import GDS_ID, PRIMARY_RG, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
 
 THIRD_REGION, THIRD_RG = "eu-west-1", "my-gds-euw1"
 B, C = (SECONDARY_REGION, SECONDARY_RG), (THIRD_REGION, THIRD_RG)

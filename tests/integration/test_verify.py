@@ -38,8 +38,8 @@ from tests.integration.aws_pair import (
     write_samconfig,
 )
 from tests.unit.test_decision_table import BASELINE, POLICY, R53_ALIVE, R53_DEAD
-from tests.unit.test_promote_gds_emulator import GdsEmulator
 from tools import verify
+from tools.gds_emulator import GdsEmulator
 
 ACCOUNT = "210987654321"
 GDS = "ldgnf-orders"

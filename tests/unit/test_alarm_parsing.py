@@ -49,7 +49,6 @@ def test_the_alarm_event_parses_into_a_typed_notification() -> None:
     assert parsed.state_change_time == datetime(2025, 5, 1, 12, 1, 12, 345000, tzinfo=UTC)
     assert parsed.message_id == "95df01b4-ee98-5cb9-9903-4c221d41eb5e"
     assert parsed.trigger["MetricName"] == "HeartbeatAge"
-    assert AlarmNotification.from_dict(parsed.as_dict()) == parsed
 
 
 @pytest.mark.parametrize(

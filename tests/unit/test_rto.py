@@ -100,6 +100,9 @@ def test_samconfig_overrides_apply(tmp_path: Path) -> None:
     assert samconfig_overrides("drill", config) == {"RecordTtl": "30", "HostedZoneName": "my zone"}
     with pytest.raises(KeyError, match="no environment"):
         samconfig_overrides("missing", config)
+    # `version` is a top-level key of samconfig.toml, not an environment
+    with pytest.raises(KeyError, match="no environment 'version'; it has drill"):
+        samconfig_overrides("version", config)
 
 
 def test_every_samconfig_env_yields_a_model() -> None:
@@ -116,3 +119,4 @@ def test_cli_prints_steps_totals_and_cost(capsys: pytest.CaptureFixture[str]) ->
     assert "three regions (SuccessionGraceSeconds=180)" in out
     assert "a third region (stack without the zone)" in out
     assert main(["--config-env", "nope"]) == 2
+    assert main(["--config-env", "version"]) == 2

@@ -15,8 +15,16 @@ import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from tools.drill.report import EMULATION_NOTE, plot, summary_text, table_text, timeline_text
-from tools.drill.run import ScenarioResult, run_by_name, run_scenario
+from tools.drill.report import (
+    EMULATION_NOTE,
+    display_path,
+    plot,
+    plot_path_problem,
+    summary_text,
+    table_text,
+    timeline_text,
+)
+from tools.drill.run import LOG_DIR, ScenarioResult, run_by_name, run_scenario
 from tools.drill.scenarios import CATALOGUE, DEFAULT
 
 
@@ -43,7 +51,7 @@ def run_catalogue(jobs: int) -> list[ScenarioResult]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.drill", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenario", default=DEFAULT, choices=sorted(CATALOGUE))
+    parser.add_argument("--scenario", default=DEFAULT, help=f"one of: {', '.join(CATALOGUE)}")
     parser.add_argument("--all", action="store_true", help="run every scenario and print a table")
     parser.add_argument(
         "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="scenarios run in parallel with --all"
@@ -53,6 +61,14 @@ def main(argv: list[str] | None = None) -> int:
         "--plot", nargs="?", const="drill-timeline.png", metavar="PNG", help="write a PNG of the timeline"
     )
     args = parser.parse_args(argv)
+    if args.scenario not in CATALOGUE:
+        print(f"make drill: no scenario {args.scenario!r}; scenarios: {', '.join(CATALOGUE)}", file=sys.stderr)
+        return 2
+    if args.plot:
+        problem = plot_path_problem(Path(args.plot))
+        if problem:
+            print(f"make drill: PLOT={args.plot}: {problem}", file=sys.stderr)  # before the drill runs
+            return 2
     if args.list:
         for scenario in CATALOGUE.values():
             print(f"{scenario.name:<32} expect {', '.join(scenario.expected) or 'none':<28} {scenario.summary}")
@@ -82,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(table_text(results))
         emulated = sum(r.emulated_s for r in results) / 60
         print(f"\n{sum(r.passed for r in results)}/{len(results)} scenarios pass ({emulated:.0f} emulated minutes)")
+        print(f"handler logs: {display_path(LOG_DIR)}/<scenario>.log")
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import textwrap
 from pathlib import Path
 
 from tools.drill.run import ScenarioResult
+from tools.drill.world import TimelineEvent
 
 EMULATION_NOTE = (
     "EMULATION: Redis is real (redis-servers on loopback, TLS + AUTH, real REPLICAOF); the probe and\n"
@@ -86,9 +89,8 @@ def summary_text(result: ScenarioResult) -> str:
         lines.append(f"  [{'ok' if ok else 'FAIL'}] {name}")
     for error in result.errors:
         lines.append(f"  [ERROR] {error}")
-    lines.append(
-        f"  {result.emulated_s / 60:.1f} emulated minutes in {result.wall_s:.1f}s wall; handler logs: {result.log_file}"
-    )
+    lines.append(f"  {result.emulated_s / 60:.1f} emulated minutes in {result.wall_s:.1f}s wall")
+    lines.append(f"  handler logs (Powertools JSON, EMF): {display_path(result.log_file)}")
     lines.append(f"  {'PASS' if result.passed else 'FAIL'}")
     return "\n".join(lines)
 
@@ -115,15 +117,80 @@ def table_text(results: list[ScenarioResult]) -> str:
     return "\n".join([line(header), separator, *(line(row) for row in rows)])
 
 
+def display_path(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it (what a person types next)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def plot_path_problem(path: Path) -> str | None:
+    """Why the PNG cannot be written there, checked before the drill runs; None when it can."""
+    if path.suffix.lower() != ".png":
+        return "the plot is a PNG: give a file name ending in .png"
+    if path.is_dir():
+        return "is a directory: give a file name ending in .png"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"directory {folder} does not exist"
+    if not os.access(folder, os.W_OK):
+        return f"directory {folder} is not writable"
+    return None
+
+
 def _probe_color(verdict: str) -> str:
-    """Healthy writer green, replica blue, anything else (refused, timeout, ...) red."""
+    """Healthy writer green, replica blue, anything else (refused, timeout, lost, ...) red."""
     if verdict.startswith("healthy"):
         return "green"
     return "steelblue" if verdict.startswith("read_only") else "red"
 
 
+def _event_color(event: TimelineEvent) -> str:
+    lane = _lane(event)
+    if lane == "alarm":
+        return "red" if event.text.endswith("-> ALARM") else "green" if event.text.endswith("-> OK") else "gray"
+    return LANE_COLORS.get(lane, "gray")
+
+
+PLOT_LANES = ("FAULT", "probe A", "probe B", "alarm", "dns", "PROMOTER", "gds", "client")
+
+
+def _lanes(result: ScenarioResult) -> tuple[str, ...]:
+    """PLOT_LANES with a probe lane per region of the run (three regions add C)."""
+    regions = sorted({e.where for e in result.probe_samples} | {"A", "B"})
+    return ("FAULT", *(f"probe {label}" for label in regions), *PLOT_LANES[3:])
+
+
+LANE_COLORS = {"FAULT": "red", "PROMOTER": "purple", "dns": "green", "gds": "orange", "client": "blue"}
+#: Characters of an event's text in the numbered key below the chart (wrapped, never cut mid-word).
+KEY_WIDTH = 150
+
+
+def _lane(event: TimelineEvent) -> str:
+    lane = KIND_LABEL.get(event.kind, event.kind)
+    return f"probe {event.where}" if lane == "probe" else lane
+
+
+def _plotted_events(result: ScenarioResult) -> tuple[list[TimelineEvent], list[TimelineEvent]]:
+    """(every probe, the other events worth a label): the text timeline shows a healthy writer's probes
+    only when they change, the plot shows each one; promoter noops are not labelled."""
+    lost = [e for e in result.timeline if e.kind == "probe" and e.text.startswith("probe invocation lost")]
+    probes = sorted([*result.probe_samples, *lost], key=lambda event: event.at)
+    labelled = [
+        e
+        for e in result.timeline
+        if e.kind != "probe" and _lane(e) in _lanes(result) and not (e.kind == "promoter" and e.text.startswith("noop"))
+    ]
+    return probes, labelled
+
+
 def plot(result: ScenarioResult, path: Path) -> str:
-    """A PNG of the timeline; returns a message for the person running the drill."""
+    """A PNG of the timeline; returns a message for the person running the drill.
+
+    Probes are dots per lane; every other event is a numbered marker whose full text is in a key below
+    the chart, so labels neither overlap nor get cut.
+    """
     try:
         import matplotlib
 
@@ -131,39 +198,50 @@ def plot(result: ScenarioResult, path: Path) -> str:
         import matplotlib.pyplot as plt
     except ImportError:
         return "--plot: matplotlib is not installed (make venv installs it from requirements-dev.txt)"
-    probes = sorted({f"probe {e.where}" for e in result.timeline if e.kind == "probe"} | {"probe A", "probe B"})
-    lanes = ["FAULT", *probes, "alarm", "dns", "PROMOTER", "gds", "client"]
-    colors = {"FAULT": "red", "PROMOTER": "purple", "dns": "green", "gds": "orange", "client": "blue"}
-    figure, axes = plt.subplots(figsize=(14, 5))
-    labelled: set[tuple[float, int]] = set()
-    for event in result.timeline:
-        lane = KIND_LABEL.get(event.kind, event.kind)
-        if lane == "probe":
-            lane = f"probe {event.where}"
-        if lane not in lanes:
-            continue
-        x = event.at - result.fault_at
-        y = lanes.index(lane)
-        axes.scatter(
-            [x],
-            [y],
-            color=_probe_color(event.text) if lane.startswith("probe") else colors.get(lane, "gray"),
-            s=18,
-            zorder=3,
-        )
-        noop = event.kind == "promoter" and event.text.startswith("noop")
-        if not lane.startswith("probe") and not noop and (x, y) not in labelled:
-            labelled.add((x, y))
-            axes.annotate(event.text[:48], (x, y), fontsize=6, rotation=20, xytext=(2, 4), textcoords="offset points")
+    probes, labelled = _plotted_events(result)
+    lanes = _lanes(result)
+    key_lines: list[str] = []
+    for number, event in enumerate(labelled, 1):
+        stamp = f"{number:>2}  T{event.at - result.fault_at:+5.0f}s  {_lane(event):<8} "
+        wrapped = textwrap.wrap(event.text, KEY_WIDTH - len(stamp)) or [""]
+        key_lines += [stamp + wrapped[0], *(" " * len(stamp) + more for more in wrapped[1:])]
+    chart_height, line_height = 4.2, 0.13
+    figure, (axes, key) = plt.subplots(
+        2,
+        1,
+        figsize=(15, chart_height + 0.6 + line_height * len(key_lines)),
+        gridspec_kw={"height_ratios": [chart_height, 0.3 + line_height * len(key_lines)]},
+    )
+    for event in probes:
+        x, y = event.at - result.fault_at, lanes.index(_lane(event))
+        axes.scatter([x], [y], color=_probe_color(event.text), s=14, zorder=3)
+    x_span = max((e.at for e in result.timeline), default=1.0) - min((e.at for e in result.timeline), default=0.0)
+    groups: list[tuple[int, float, list[int]]] = []  # (lane, x, numbers): nearby markers share one label
+    for number, event in enumerate(labelled, 1):
+        x, y = event.at - result.fault_at, lanes.index(_lane(event))
+        axes.scatter([x], [y], color=_event_color(event), s=22, zorder=3)
+        near = next((g for g in reversed(groups) if g[0] == y and x - g[1] < 0.02 * max(x_span, 1.0)), None)
+        if near is None:
+            groups.append((y, x, [number]))
+        else:
+            near[2].append(number)
+    for y, x, numbers in groups:
+        text = str(numbers[0]) if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+        if numbers != list(range(numbers[0], numbers[-1] + 1)):
+            text = ",".join(map(str, numbers))
+        axes.annotate(text, (x, y), xytext=(3, 5), textcoords="offset points", fontsize=7)
     if result.outages and result.outages[0] is not None:
         first = result.outages[0]
         axes.axvspan(0, first, color="red", alpha=0.08, label=f"client write outage {first:.0f}s")
-        axes.legend(loc="upper right", fontsize=8)
+        axes.legend(loc="lower right", fontsize=8)
     axes.set_yticks(range(len(lanes)), lanes)
+    axes.set_ylim(-0.6, len(lanes) - 0.2)
     axes.set_xlabel("emulated seconds since the fault (virtual clock)")
     axes.set_title(f"gds-failover drill (EMULATION): {result.scenario.name}")
     axes.grid(axis="x", alpha=0.3)
+    key.axis("off")
+    key.text(0, 1, "\n".join(key_lines), family="monospace", fontsize=7, va="top", ha="left", transform=key.transAxes)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
-    return f"timeline plot written to {path}"
+    return f"timeline plot written to {display_path(path)}"

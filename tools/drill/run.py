@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from tools.cfn import ROOT
 from tools.drill.lambdas import CapturingStdout
 from tools.drill.scenarios import CATALOGUE, FAULT_AT_S, Scenario
 from tools.drill.world import PromoterRun, TimelineEvent, World, world_parameters_summary
@@ -16,6 +17,8 @@ from tools.drill.world import PromoterRun, TimelineEvent, World, world_parameter
 PROGRESS_EVERY_WALL_S = 0.5
 #: The promoter's hold code while a preferred secondary may be promoting (gdfailover.decision).
 SUCCESSION_WAIT = "succession-wait"
+#: The handlers' own output (Powertools JSON logs, EMF) per scenario: <repository>/drill-logs/<scenario>.log
+LOG_DIR = ROOT / "drill-logs"
 
 
 @dataclass
@@ -28,6 +31,7 @@ class ScenarioResult:
     acknowledged_writes: int
     checks: list[tuple[str, bool]]
     timeline: list[TimelineEvent]
+    probe_samples: list[TimelineEvent]  # every probe; the timeline shows a healthy writer's only on change
     promoter_runs: list[PromoterRun]
     fault_at: float
     emulated_s: float
@@ -99,7 +103,8 @@ def matches(expected: tuple[str, ...], observed: tuple[str, ...], per_region: bo
 
 def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> ScenarioResult:
     wall_started = time.monotonic()
-    log_path = Path(f"/tmp/gds-drill-{scenario.name}.log")
+    LOG_DIR.mkdir(exist_ok=True)
+    log_path = LOG_DIR / f"{scenario.name}.log"
     errors: list[str] = []
     with log_path.open("w", encoding="utf-8") as log, CapturingStdout.for_run(log) as stdout:
         world = World(scenario.name, scenario.overrides, stdout, regions=scenario.regions)
@@ -146,6 +151,7 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
         acknowledged_writes=acked,
         checks=checks,
         timeline=world.timeline,
+        probe_samples=world.probe_samples,
         promoter_runs=world.promoter_runs,
         fault_at=world.fault_at,
         emulated_s=world.simulation.now,

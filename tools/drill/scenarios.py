@@ -83,8 +83,8 @@ def operator_switchover(world: World, to_label: str) -> None:
         result = run_switchover(
             request,
             datastores=datastores,
-            probe_metrics=promote.sources.probe_metrics,
-            ledger=promote.ledger,
+            probe_metrics=promote.service.sources.probe_metrics,
+            ledger=promote.service.ledger,
             clock=world.simulation.clock,
             writer_health=DrillWriterHealth(world, region),
         )

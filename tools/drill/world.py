@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -32,10 +33,11 @@ import redis
 
 from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.cloudwatch import AlarmState, ProbeSeries
-from gdfailover.evidence import AlarmReader, EvidenceSources, LatchReader, ProbeMetricsReader
+from gdfailover.evidence import AlarmReader, LatchReader, ProbeMetricsReader
 from gdfailover.ledger import Latch
 from gdfailover.peers import RivalSources, boto3_rival_sources
 from gdfailover.probe import run_probe
+from gdfailover.promote_service import PromoteService, observe_configured_rival
 from gdfailover.route53 import HealthCheckView
 from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, HIGH_RESOLUTION_METRICS
 from tools import rto
@@ -165,6 +167,7 @@ class World:
         self.overrides = {**DRILL_OVERRIDES, **overrides}
         self.model = rto.TimingModel.from_parameters({**self.defaults, **self.overrides})
         self.timeline: list[TimelineEvent] = []
+        self.probe_samples: list[TimelineEvent] = []  # every probe, for the plot (the timeline folds repeats)
         self.promoter_runs: list[PromoterRun] = []
         self.fault_at: float | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix="gds-drill-"))
@@ -222,6 +225,7 @@ class World:
             finally:
                 for server in servers:
                     server.stop()
+                shutil.rmtree(self.workdir, ignore_errors=True)  # the TLS keys, among others
 
     def _server_tls(self, replication_group_id: str, region: str) -> TlsFiles:
         """The region's server certificate names its emulated ElastiCache endpoint (and only that one),
@@ -402,11 +406,12 @@ class World:
         promote = load_handler_module("PromoteFunction", region.name, region.parameters, promote_env)
         assert self.datastore is not None
         datastore = self.datastore
-        promote.clock = self.simulation.clock  # type: ignore[attr-defined]
-        promote.WriterHealth = functools.partial(DrillWriterHealth, self, region)  # type: ignore[attr-defined]
-        promote.datastores = datastore.view(region.name)  # type: ignore[attr-defined]
-        sources: EvidenceSources = promote.sources
-        promote.sources = dataclasses.replace(  # type: ignore[attr-defined]
+        service: PromoteService = promote.service
+        service.clock = self.simulation.clock
+        service.datastores = datastore.view(region.name)
+        service.writer_health = DrillWriterHealth(self, region)
+        sources = service.sources
+        service.sources = dataclasses.replace(
             sources,
             datastores=datastore.view(region.name),
             # The peer's ElastiCache endpoint as seen from this region: unreachable when that region is down.
@@ -417,8 +422,10 @@ class World:
             # Three regions: the other secondary's metrics and ledger, read in its region (moto), as the
             # handler reads them; unreachable when that region is down.
             rival=functools.partial(
-                promote._observe_rival,
-                self._rival_sources(promote.SETTINGS.metrics_namespace, promote.SETTINGS.service_name),
+                observe_configured_rival,
+                service.succession,
+                self._rival_sources(service.settings.metrics_namespace, service.settings.service_name),
+                GLOBAL_ID,
             ),
         )
         region.promote_module = promote
@@ -496,6 +503,7 @@ class World:
             text += f", writer heartbeat age {age:.0f}s"
         if status == "read_only" and (link := result.get("replication_link")) is not None:
             text += f", replication link {link}"
+        self.probe_samples.append(TimelineEvent(now, "probe", region.label, text))
         if status != region.last_probe_status or region.label != "A" or status == "read_only":
             self.event("probe", region.label, text)
         region.last_probe_status = status

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 
 class SettingsError(ValueError):
@@ -75,9 +76,10 @@ def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
-def _number[N: (int, float)](
-    env: Mapping[str, str], name: str, default: N, kind: type[N], *, low: float, high: float
-) -> N:
+N = TypeVar("N", int, float)  # not PEP 695 syntax: the client supports Python 3.11
+
+
+def _number(env: Mapping[str, str], name: str, default: N, kind: type[N], *, low: float, high: float) -> N:
     raw = env.get(name, "").strip()
     if not raw:
         return default

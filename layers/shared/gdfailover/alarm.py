@@ -66,22 +66,6 @@ class AlarmNotification:
             "trigger": dict(self.trigger),
         }
 
-    @classmethod
-    def from_dict(cls, document: Mapping[str, Any]) -> AlarmNotification:
-        """Inverse of :meth:`as_dict` (the idempotency layer hands the notification over as a dict)."""
-        return cls(
-            message_id=document["message_id"],
-            topic_arn=document["topic_arn"],
-            alarm_name=document["alarm_name"],
-            account_id=document["account_id"],
-            new_state=document["new_state"],
-            old_state=document["old_state"],
-            state_change_time=datetime.fromisoformat(document["state_change_time"]),
-            reason=document.get("reason", ""),
-            alarm_arn=document.get("alarm_arn"),
-            trigger=document.get("trigger") or {},
-        )
-
 
 def parse_sns_event(event: Any) -> list[AlarmNotification | NotificationRejected]:
     """Every record of an SNS event, parsed, or the reason it could not be."""

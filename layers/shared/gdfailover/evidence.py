@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import AwsCallError, ErrorKind, classify
@@ -350,7 +350,10 @@ def _point_dict(point: Point | None) -> dict[str, Any] | None:
     return None if point is None else {"at": point[0].isoformat(), "value": point[1]}
 
 
-def _timed[T](
+T = TypeVar("T")  # not PEP 695 syntax: the local tooling also runs on Python 3.11
+
+
+def _timed(
     clock: Clock, timings: dict[str, float], name: str, step: Callable[[], T]
 ) -> tuple[T | None, CallFailure | None]:
     started = clock.monotonic()

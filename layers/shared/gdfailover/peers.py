@@ -13,7 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from gdfailover.awscall import BOUNDED_CONFIG, classify
 from gdfailover.cloudwatch import ProbeMetrics, ProbeSeries
@@ -114,7 +114,10 @@ def _latest(points: tuple[tuple[datetime, float], ...]) -> float | None:
     return points[-1][1] if points else None
 
 
-def _attempt[T](operation: str, step: Callable[[], T]) -> tuple[T | None, str | None]:
+T = TypeVar("T")  # not PEP 695 syntax: the local tooling also runs on Python 3.11
+
+
+def _attempt(operation: str, step: Callable[[], T]) -> tuple[T | None, str | None]:
     try:
         return step(), None
     except Exception as error:  # a rival we cannot read is evidence too (unknown), never an abort

@@ -73,6 +73,11 @@ class Observations:
     latch: Latch | None
     ledger_error: str | None
 
+    @property
+    def unreadable(self) -> bool:
+        """An AWS call failed: the pre-checks that depend on it say nothing about the datastore."""
+        return any(error is not None for error in (self.datastore_error, self.metrics_error, self.ledger_error))
+
 
 @dataclass(frozen=True, slots=True)
 class PreCheck:
@@ -160,8 +165,13 @@ class SwitchoverResult:
 
     @property
     def exit_code(self) -> int:
+        """0 done or nothing to do, 1 a pre-check failed, 2 an AWS error (pre-checks unreadable) or unconfirmed."""
+        plan = self.plan
+        blocked = not plan.ready and not plan.already_primary
+        if self.outcome in (SwitchoverOutcome.DRY_RUN, SwitchoverOutcome.PRECHECK_FAILED) and blocked:
+            return 2 if plan.observations.unreadable else 1
         if self.outcome == SwitchoverOutcome.DRY_RUN:
-            return 0 if self.plan.ready or self.plan.already_primary else 1
+            return 0
         return _EXIT_CODES[self.outcome]
 
     def describe(self) -> str:

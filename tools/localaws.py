@@ -1,0 +1,137 @@
+"""``make invoke`` without an AWS account: a small emulated world matching events/ (tools/invoke.py --local).
+
+- AWS is moto (CloudWatch, DynamoDB, Secrets Manager, SNS, Route 53), ElastiCache's Global Datastore
+  APIs are :class:`tools.gds_emulator.GdsEmulator` behind every ``boto3.client("elasticache")``.
+- The world: this region's replication group is the SECONDARY of a Global Datastore whose writer is in
+  the peer region and looks gone: this region's probe reports its replica reachable and the writer's
+  heartbeat climbing for two minutes, the writer's own alarm (``PEER_WRITER_ALARM_NAME``) is in ALARM,
+  and the ledger table exists and is empty. The promote events therefore decide as docs/promotion.md
+  says ("Running it locally").
+- ProbeFunction with no ``REDIS_HOST``: a real redis-server on loopback with TLS (a throwaway CA) and
+  AUTH (the token in an emulated Secrets Manager secret), stopped and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from tools.gds_emulator import GdsEmulator
+from tools.localredis import DEFAULT_PASSWORD, RedisServer, make_tls_files
+
+#: The event files' region (their topic and alarm ARNs): a local run acts as that region's stack.
+LOCAL_REGION = "us-west-2"
+#: HeartbeatAge per minute seen by this region's replica: in sync, then no heartbeat for two minutes.
+HEARTBEAT_AGES = (30.0, 31.0, 29.0, 90.0, 150.0)
+
+
+def peer_of(region: str) -> tuple[str, str]:
+    """(region, replication group) of the emulated writer."""
+    return ("us-west-2", "local-writer-usw2") if region == "us-east-1" else ("us-east-1", "local-writer-use1")
+
+
+@contextlib.contextmanager
+def local_aws(logical_id: str, environment: Mapping[str, str], region: str) -> Iterator[dict[str, str]]:
+    """moto + the Global Datastore emulator (+ a local redis-server for the probe) while the handler runs.
+
+    Yields the function's environment with what the emulated world adds (the probe's server and secret).
+    """
+    from moto import mock_aws
+
+    env = dict(environment)
+    with mock_aws(), _emulated_elasticache(env, region), contextlib.ExitStack() as cleanup:
+        if logical_id == "PromoteFunction":
+            _seed_promote_world(env, region)
+        if logical_id == "ProbeFunction" and not env.get("REDIS_HOST"):
+            env |= _start_local_redis(cleanup, region)
+        yield env
+
+
+@contextlib.contextmanager
+def _emulated_elasticache(env: Mapping[str, str], region: str) -> Iterator[GdsEmulator]:
+    peer_region, peer_group = peer_of(region)
+    emulator = GdsEmulator(
+        gds_id=env.get("GLOBAL_REPLICATION_GROUP_ID") or "local-gds",
+        roles={
+            peer_group: (peer_region, "PRIMARY"),
+            env.get("REPLICATION_GROUP_ID") or "local-replica": (region, "SECONDARY"),
+        },
+        polls_until_switch=0,
+    )
+    real_client = boto3.client
+
+    def client(service_name: str, *args: Any, **kwargs: Any) -> Any:
+        built = real_client(service_name, *args, **kwargs)  # type: ignore[call-overload]
+        if service_name == "elasticache":
+            emulator.attach(built)
+        return built
+
+    boto3.client = client
+    try:
+        yield emulator
+    finally:
+        boto3.client = real_client
+
+
+def _seed_promote_world(env: Mapping[str, str], region: str) -> None:
+    now = datetime.now(UTC)
+    if table := env.get("LEDGER_TABLE_NAME"):
+        boto3.client("dynamodb", region_name=region).create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    dimensions = [
+        {"Name": "service", "Value": env.get("POWERTOOLS_SERVICE_NAME") or "gds-failover"},
+        {"Name": "ReplicationGroupId", "Value": env.get("REPLICATION_GROUP_ID") or "local-replica"},
+    ]
+    start = now - timedelta(minutes=len(HEARTBEAT_AGES))
+    data: list[Any] = [
+        {"MetricName": "HeartbeatAge", "Dimensions": dimensions, "Timestamp": start + timedelta(minutes=i), "Value": v}
+        for i, v in enumerate(HEARTBEAT_AGES)
+    ]
+    data.append(
+        {"MetricName": "Reachable", "Dimensions": dimensions, "Timestamp": now - timedelta(seconds=70), "Value": 1}
+    )
+    namespace = env.get("POWERTOOLS_METRICS_NAMESPACE") or "Custom/Redis"
+    boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace=namespace, MetricData=data)
+    if alarm := env.get("PEER_WRITER_ALARM_NAME"):
+        cloudwatch = boto3.client("cloudwatch", region_name=peer_of(region)[0])
+        cloudwatch.put_metric_alarm(
+            AlarmName=alarm,
+            Namespace=namespace,
+            MetricName="HealthCheckStatus",
+            Statistic="Minimum",
+            Period=60,
+            EvaluationPeriods=2,
+            Threshold=1,
+            ComparisonOperator="LessThanThreshold",
+            TreatMissingData="breaching",
+        )
+        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="emulated: the writer is gone")
+
+
+def _start_local_redis(cleanup: contextlib.ExitStack, region: str) -> dict[str, str]:
+    workdir = Path(tempfile.mkdtemp(prefix="gds-invoke-"))
+    cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
+    tls = make_tls_files(workdir / "tls")
+    server = RedisServer(name="invoke", tls=tls, password=DEFAULT_PASSWORD).start()
+    cleanup.callback(server.stop)
+    secret_arn = boto3.client("secretsmanager", region_name=region).create_secret(
+        Name="gds-failover/local-redis-auth", SecretString=DEFAULT_PASSWORD
+    )["ARN"]
+    return {
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": str(server.port),
+        "REDIS_TLS": "true",
+        "REDIS_TLS_CA_FILE": str(tls.ca_cert),
+        "REDIS_AUTH_SECRET_ARN": secret_arn,
+    }
