@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 
+from tools.cfn import load_template, parameter_defaults
 from tools.gds_emulator import GdsEmulator
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, make_tls_files
 
@@ -104,19 +105,31 @@ def _seed_promote_world(env: Mapping[str, str], region: str) -> None:
     namespace = env.get("POWERTOOLS_METRICS_NAMESPACE") or "Custom/Redis"
     boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace=namespace, MetricData=data)
     if alarm := env.get("PEER_WRITER_ALARM_NAME"):
-        cloudwatch = boto3.client("cloudwatch", region_name=peer_of(region)[0])
-        cloudwatch.put_metric_alarm(
-            AlarmName=alarm,
-            Namespace=namespace,
-            MetricName="HealthCheckStatus",
-            Statistic="Minimum",
-            Period=60,
-            EvaluationPeriods=2,
-            Threshold=1,
-            ComparisonOperator="LessThanThreshold",
-            TreatMissingData="breaching",
-        )
-        cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="emulated: the writer is gone")
+        put_writer_alarm(peer_of(region)[0], alarm, "ALARM", "emulated: the writer is gone")
+
+
+def put_writer_alarm(region: str, name: str, state: str, reason: str = "emulated") -> None:
+    """A writer alarm in (moto) CloudWatch as template.yaml defines WriterAlarm (defaults), in ``state``."""
+    template = load_template()
+    props = template["Resources"]["WriterAlarm"]["Properties"]
+    defaults = parameter_defaults(template)
+
+    def value(item: Any) -> str:
+        return defaults[item["Ref"]] if isinstance(item, dict) and "Ref" in item else str(item)
+
+    cloudwatch = boto3.client("cloudwatch", region_name=region)
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        Namespace=props["Namespace"],
+        MetricName=props["MetricName"],
+        Statistic=props["Statistic"],
+        Period=int(value(props["Period"])),
+        EvaluationPeriods=int(value(props["EvaluationPeriods"])),
+        Threshold=float(props["Threshold"]),
+        ComparisonOperator=props["ComparisonOperator"],
+        TreatMissingData=props["TreatMissingData"],
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
 
 
 def _start_local_redis(cleanup: contextlib.ExitStack, region: str) -> dict[str, str]:

@@ -36,6 +36,7 @@ from tools.gds_emulator import (
     SECONDARY_RG,
     GdsEmulator,
 )
+from tools.localaws import put_writer_alarm
 
 ACCOUNT = "123456789012"  # moto's account
 TRIGGER = "gds-failover-promotion-trigger-my-gds-usw2"
@@ -106,19 +107,7 @@ def seed_replication_link(now: datetime, values: tuple[float, ...]) -> None:
 
 
 def set_peer_writer_alarm(state: str) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name=PRIMARY_REGION)
-    cloudwatch.put_metric_alarm(
-        AlarmName=PEER_WRITER_ALARM,
-        Namespace="Custom/Redis",
-        MetricName="HealthCheckStatus",
-        Statistic="Minimum",
-        Period=60,
-        EvaluationPeriods=2,
-        Threshold=1,
-        ComparisonOperator="LessThanThreshold",
-        TreatMissingData="breaching",
-    )
-    cloudwatch.set_alarm_state(AlarmName=PEER_WRITER_ALARM, StateValue=state, StateReason="emulated")
+    put_writer_alarm(PRIMARY_REGION, PEER_WRITER_ALARM, state)
 
 
 def alarm_notification(now: datetime, message_id: str = "msg-1", **changes: Any) -> AlarmNotification:

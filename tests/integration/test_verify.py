@@ -40,6 +40,7 @@ from tests.integration.aws_pair import (
 from tests.unit.test_decision_table import BASELINE, POLICY, R53_ALIVE, R53_DEAD
 from tools import verify
 from tools.gds_emulator import GdsEmulator
+from tools.localaws import put_writer_alarm
 
 ACCOUNT = "210987654321"
 GDS = "ldgnf-orders"
@@ -185,18 +186,7 @@ def put_probe_metrics(region: str, group: str, health: float, heartbeat_age: flo
 
 
 def alarm(region: str, name: str, state: str) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name=region)
-    cloudwatch.put_metric_alarm(
-        AlarmName=name,
-        Namespace="Custom/Redis",
-        MetricName="HealthCheckStatus",
-        Statistic="Minimum",
-        Period=60,
-        EvaluationPeriods=2,
-        Threshold=1,
-        ComparisonOperator="LessThanThreshold",
-    )
-    cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="test")
+    put_writer_alarm(region, name, state, "test")
 
 
 @pytest.fixture
