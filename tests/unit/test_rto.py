@@ -37,6 +37,7 @@ def test_every_step_has_typical_at_most_worst(defaults: TimingModel) -> None:
         ("TriggerAlarmEvaluationPeriods", "1", "3"),
         ("RecordTtl", "5", "60"),
         ("TriggerAlarmPeriodSeconds", "30", "60"),
+        ("PublishHealthOnPromotion", "true", "false"),
     ],
 )
 def test_parameters_move_the_total_the_right_way(parameter: str, faster: str, slower: str) -> None:
