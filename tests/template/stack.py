@@ -239,3 +239,15 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def assert_valid_stack_parameters(parameters: dict[str, Any], overrides: dict[str, str]) -> None:
+    """A samconfig environment's overrides: known parameters, every required one, allowed values."""
+    assert set(overrides) <= set(parameters)
+    assert {n for n, s in parameters.items() if "Default" not in s} <= set(overrides)
+    for name, value in overrides.items():
+        spec = parameters[name]
+        if "AllowedValues" in spec:
+            assert value in [str(v) for v in spec["AllowedValues"]], name
+        if "AllowedPattern" in spec:
+            assert re.fullmatch(spec["AllowedPattern"], value), name

@@ -16,6 +16,7 @@ from tests.template.stack import (
     ROOT,
     asl_placeholders,
     asl_text,
+    assert_valid_stack_parameters,
     example_substitutions,
     refs,
     resources_of_type,
@@ -587,15 +588,7 @@ def test_samconfig_environments_are_valid_stacks(template: dict[str, Any], env: 
     assert deploy["region"]
     overrides = _samconfig_overrides(env)
     assert overrides["FailoverRole"] == role
-    parameters = template["Parameters"]
-    assert set(overrides) <= set(parameters)
-    assert {n for n, s in parameters.items() if "Default" not in s} <= set(overrides)
-    for name, value in overrides.items():
-        spec = parameters[name]
-        if "AllowedValues" in spec:
-            assert value in [str(v) for v in spec["AllowedValues"]], name
-        if "AllowedPattern" in spec:
-            assert re.fullmatch(spec["AllowedPattern"], value), name
+    assert_valid_stack_parameters(template["Parameters"], overrides)
     transformed(overrides)  # and the transform accepts them
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gdfailover.succession import parse_peers
-from tests.template.stack import REQUIRED_PARAMETERS, ROOT, sam_template, transformed
+from tests.template.stack import REQUIRED_PARAMETERS, ROOT, assert_valid_stack_parameters, sam_template, transformed
 
 NO_VALUE = object()
 ZONE = "Z0123456789ABCDEFGHIJ"
@@ -317,14 +317,6 @@ def test_samconfig_tertiary_is_a_valid_third_stack() -> None:
     assert deploy["region"] not in {config[e]["deploy"]["parameters"]["region"] for e in ("primary", "secondary")}
     overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
     assert (overrides["FailoverRole"], overrides["SecondaryDnsRank"]) == ("SECONDARY", "second")
-    parameters = sam_template()["Parameters"]
-    assert set(overrides) <= set(parameters)
-    assert {n for n, s in parameters.items() if "Default" not in s} <= set(overrides)
-    for name, value in overrides.items():
-        spec = parameters[name]
-        if "AllowedValues" in spec:
-            assert value in [str(v) for v in spec["AllowedValues"]], name
-        if "AllowedPattern" in spec:
-            assert re.fullmatch(spec["AllowedPattern"], value), name
+    assert_valid_stack_parameters(sam_template()["Parameters"], overrides)
     parse_peers(overrides["SuccessionPeers"])
     transformed(overrides)

@@ -128,7 +128,6 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
         _check_replication_link,
         _check_writer_confirmed,
         _check_lag,
-        _check_succession,
     )
     for check in checks:
         verdict = check(evidence, policy)
@@ -380,14 +379,12 @@ def _succession_situation(evidence: Evidence, policy: Policy) -> Situation | Non
     )
 
 
-def _check_succession(evidence: Evidence, policy: Policy) -> Decision | None:
-    """Three regions: this region would promote; does the other secondary go first (gdfailover.succession)?"""
+def _promote(evidence: Evidence, policy: Policy) -> Decision:
+    """Every check passed: promote, unless (three regions) the other secondary goes first."""
     situation = _succession_situation(evidence, policy)
-    if situation is None:
-        return None
-    succession = decide_succession(situation)
+    succession = decide_succession(situation) if situation is not None else None
     rpo = evidence.lag.seconds
-    if succession.verdict == Verdict.WAIT:
+    if succession is not None and succession.verdict == Verdict.WAIT:
         return Decision(
             Outcome.HOLD,
             "succession-wait",
@@ -396,13 +393,8 @@ def _check_succession(evidence: Evidence, policy: Policy) -> Decision | None:
             rpo_seconds=rpo,
             retry_after=succession.retry_after,
         )
-    if succession.verdict == Verdict.YIELD:
+    if succession is not None and succession.verdict == Verdict.YIELD:
         return _refuse(f"yield-{succession.code}", "; ".join(succession.reasons), rpo)
-    return None
-
-
-def _promote(evidence: Evidence, policy: Policy) -> Decision:
-    rpo = evidence.lag.seconds
     note = evidence.notification
     dead = [signal for signal in _counted_signals(evidence) if signal.vote == Vote.DEAD]
     reasons = [
@@ -411,8 +403,7 @@ def _promote(evidence: Evidence, policy: Policy) -> Decision:
         "this region's replica answers",
         f"estimated data loss {rpo:.0f}s within MAX_LAG_SECONDS {policy.max_lag_seconds:g}",
     ]
-    if (situation := _succession_situation(evidence, policy)) is not None:
-        succession = decide_succession(situation)
+    if succession is not None:
         reasons.append(f"succession {succession.verdict.value} ({succession.code}): " + "; ".join(succession.reasons))
     act = policy.mode == "auto"
     if not act:
