@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -55,14 +54,10 @@ def samconfig_overrides(config_env: str, path: Path = SAMCONFIG) -> dict[str, st
     environments = sorted(name for name, table in config.items() if isinstance(table, dict))  # not `version`
     if config_env not in environments:
         raise KeyError(f"samconfig.toml has no environment {config_env!r}; it has {', '.join(environments)}")
+    from tools.samconfig import parse_overrides  # tools.samconfig builds on this module
+
     params = config[config_env].get("deploy", {}).get("parameters", {})
-    raw = params.get("parameter_overrides", [])
-    items = shlex.split(raw) if isinstance(raw, str) else list(raw)
-    overrides: dict[str, str] = {}
-    for item in items:
-        key, _, value = str(item).partition("=")
-        overrides[key] = value
-    return overrides
+    return parse_overrides(params.get("parameter_overrides"), config_env)
 
 
 def condition_holds(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:

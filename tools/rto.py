@@ -478,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         model = TimingModel.from_template(args.config_env)
-    except KeyError as error:
+    except (KeyError, ValueError) as error:  # unknown env or parameter; malformed samconfig (SamConfigError)
         print(f"rto: {error.args[0]}", file=sys.stderr)
         return 2
     print(render(model, args.config_env))
