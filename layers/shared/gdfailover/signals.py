@@ -46,16 +46,20 @@ def record_probe(metrics: MetricsSink, result: ProbeResult, include_health: bool
     """
     from aws_lambda_powertools.metrics import MetricResolution, MetricUnit
 
-    high = MetricResolution.High
+    def add(name: str, unit: MetricUnit, value: float) -> None:
+        high = name in HIGH_RESOLUTION_METRICS
+        resolution = MetricResolution.High if high else MetricResolution.Standard
+        metrics.add_metric(name=name, unit=unit, value=value, resolution=resolution)
+
     metrics.add_dimension(name=DIM_REPLICATION_GROUP, value=result.replication_group_id)
     if include_health:
-        metrics.add_metric(name=HEALTH_CHECK_STATUS, unit=MetricUnit.Count, value=result.healthy)
-    metrics.add_metric(name=REACHABLE, unit=MetricUnit.Count, value=result.reachable, resolution=high)
-    metrics.add_metric(name=PROBE_LATENCY, unit=MetricUnit.Milliseconds, value=result.latency_ms)
+        add(HEALTH_CHECK_STATUS, MetricUnit.Count, result.healthy)
+    add(REACHABLE, MetricUnit.Count, result.reachable)
+    add(PROBE_LATENCY, MetricUnit.Milliseconds, result.latency_ms)
     if result.heartbeat_age_s is not None:
-        metrics.add_metric(name=HEARTBEAT_AGE, unit=MetricUnit.Seconds, value=result.heartbeat_age_s, resolution=high)
+        add(HEARTBEAT_AGE, MetricUnit.Seconds, result.heartbeat_age_s)
     if (link_up := result.replication_link_up) is not None:
-        metrics.add_metric(name=REPLICATION_LINK_UP, unit=MetricUnit.Count, value=link_up, resolution=high)
+        add(REPLICATION_LINK_UP, MetricUnit.Count, link_up)
 
 
 def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: ProbeResult) -> None:
