@@ -18,7 +18,7 @@ FRESH ?=
 REAL_AWS ?=
 PLOT ?=
 
-.PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench rto invoke clean
+.PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "%-16s%s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -82,6 +82,9 @@ drill-all: venv redis-server ## every drill scenario, as a table
 
 bench: venv redis-server ## probe latency and cold import benchmark
 	$(BIN)/python -m tools.bench
+
+docs: venv ## rewrite the numbers the docs quote from template.yaml and make rto (tools/docsync.py)
+	$(BIN)/python -m tools.docsync
 
 rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env>]
 	$(call refuse_old_env,CONFIG_ENV=<samconfig env>)

@@ -49,7 +49,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--max-lag-seconds",
         type=float,
         default=DEFAULT_MAX_LAG_SECONDS,
-        help="largest writer HeartbeatAge seen on the target (default %(default)s: probe cadence 30 s + 10 s)",
+        help=(
+            "largest writer HeartbeatAge seen on the target (default %(default)s: the slowest probe cadence "
+            "the template allows plus 10 s of replication lag)"
+        ),
     )
     parser.add_argument(
         "--max-metric-age-seconds",

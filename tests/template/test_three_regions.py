@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from gdfailover.succession import parse_peers
-from tests.template.stack import REQUIRED_PARAMETERS, ROOT, assert_valid_stack_parameters, sam_template, transformed
+from tests.template.stack import REQUIRED_PARAMETERS, assert_valid_stack_parameters, sam_template, transformed
 
 NO_VALUE = object()
 ZONE = "Z0123456789ABCDEFGHIJ"
@@ -311,7 +311,10 @@ def test_rules_keep_the_pool_to_secondary_stacks() -> None:
 
 
 def test_samconfig_tertiary_is_a_valid_third_stack() -> None:
-    config = tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    """With its EDIT block taken in; the peer wiring comes from make deploy (PEER=primary), as for B."""
+    from tests.template.test_template import samconfig_with_examples
+
+    config = tomllib.loads(samconfig_with_examples())
     deploy = config["tertiary"]["deploy"]["parameters"]
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert deploy["region"] not in {config[e]["deploy"]["parameters"]["region"] for e in ("primary", "secondary")}
@@ -319,4 +322,4 @@ def test_samconfig_tertiary_is_a_valid_third_stack() -> None:
     assert (overrides["FailoverRole"], overrides["SecondaryDnsRank"]) == ("SECONDARY", "second")
     assert_valid_stack_parameters(sam_template()["Parameters"], overrides)
     parse_peers(overrides["SuccessionPeers"])
-    transformed(overrides)
+    transformed(overrides | {"HostedZoneId": "Z0123456789ABCDEFGHIJ"})  # the primary's output, at deploy time
