@@ -17,6 +17,21 @@ EVENT ?=
 FRESH ?=
 REAL_AWS ?=
 PLOT ?=
+PEER ?=
+MINUTES ?=
+
+# The variables a recipe passes on to a command must be names (or paths), never shell syntax: checked
+# here, before any recipe runs, on their unexpanded text ($(value ...), so `$(shell ...)` in a value
+# is refused, not run), and quoted again where the recipes use them.
+comma := ,
+NAME_CHARS := a b c d e f g h i j k l m n o p q r s t u v w x y z \
+  A B C D E F G H I J K L M N O P Q R S T U V W X Y Z 0 1 2 3 4 5 6 7 8 9 - _ .
+PATH_CHARS := $(NAME_CHARS) / + @ % = : $(comma)
+without_chars = $(if $(2),$(call without_chars,$(subst $(firstword $(2)),,$(1)),$(wordlist 2,$(words $(2)),$(2))),$(1))
+refuse_unsafe = $(if $(or $(call without_chars,$(value $(1)),$(2)),$(word 2,$(value $(1)))),$(error \
+  $(1)=$(value $(1)) cannot be a name: use letters$(comma) digits and $(3) only))
+$(foreach name,CONFIG_ENV PEER SCENARIO FN MINUTES,$(call refuse_unsafe,$(name),$(NAME_CHARS),- _ .))
+$(foreach name,EVENT ENV_VARS PLOT,$(call refuse_unsafe,$(name),$(PATH_CHARS),- _ . / + @ % = : $(comma)))
 
 .PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
@@ -75,7 +90,7 @@ build: venv ## sam build with python3.13 (the Lambda runtime)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(BIN)/sam build --template template.yaml
 
 drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [PLOT=<file.png>]
-	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(PLOT),--plot $(PLOT))
+	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(PLOT),--plot "$(PLOT)")
 
 drill-all: venv redis-server ## every drill scenario, as a table
 	$(BIN)/python -m tools.drill --all
@@ -88,41 +103,51 @@ docs: venv ## rewrite the numbers the docs quote from template.yaml and make rto
 
 rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env>]
 	$(call refuse_old_env,CONFIG_ENV=<samconfig env>)
-	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV))
+	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)")
 
 invoke: venv ## run a function from template.yaml in-process, AWS emulated: EVENT=events/<f>.json [FN=<LogicalId>] [ENV_VARS=<file>] [FRESH=1] [REAL_AWS=1]
 	$(call refuse_old_env,ENV_VARS=<env-vars.json>)
 	@test -n "$(EVENT)" || { echo "usage: make invoke EVENT=events/<file>.json [FN=<LogicalId>] [ENV_VARS=<env-vars.json>] [FRESH=1] [REAL_AWS=1]"; exit 2; }
-	@$(BIN)/python -m tools.invoke $(FN) --event "$(EVENT)" --env-vars "$(or $(ENV_VARS),events/env-vars/local.json)" $(if $(FRESH),--fresh) $(if $(REAL_AWS),,--local)
+	@$(BIN)/python -m tools.invoke $(if $(FN),"$(FN)") --event "$(EVENT)" --env-vars "$(or $(ENV_VARS),events/env-vars/local.json)" $(if $(FRESH),--fresh) $(if $(REAL_AWS),,--local)
 
 # --- deploy a regional stack (docs/deploy.md) -------------------------------------------------------
-.PHONY: preflight deploy deploy-pair verify
+.PHONY: preflight deploy deploy-pair verify switchover delete
 CONFIG_ENV_USAGE = { echo "usage: make $@ CONFIG_ENV=<samconfig.toml environment, e.g. primary>"; exit 2; }
-PEER_ARG = $(if $(PEER),--peer $(PEER))
+PEER_ARG = $(if $(PEER),--peer "$(PEER)")
 
 preflight: venv ## is samconfig env ready? CONFIG_ENV=<env> [OFFLINE=1] [PEER=<env>]; exit 0 ok, 1 failed, 2 error
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
-	$(BIN)/python -m tools.preflight --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(OFFLINE),--offline)
+	$(BIN)/python -m tools.preflight --config-env "$(CONFIG_ENV)" $(PEER_ARG) $(if $(OFFLINE),--offline)
 
 deploy: venv ## preflight, sam build, sam deploy with the peer's outputs: CONFIG_ENV=<env> [DRY_RUN=1] [SKIP_PEER=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
-	$(BIN)/python -m tools.preflight --config-env $(CONFIG_ENV) $(PEER_ARG) --offline
+	$(BIN)/python -m tools.preflight --config-env "$(CONFIG_ENV)" $(PEER_ARG) --offline
 	$(if $(DRY_RUN),,$(MAKE) --no-print-directory build)
-	$(BIN)/python -m tools.deploy --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(SKIP_PEER),--skip-peer) $(if $(DRY_RUN),--dry-run)
+	$(BIN)/python -m tools.deploy --config-env "$(CONFIG_ENV)" $(PEER_ARG) $(if $(SKIP_PEER),--skip-peer) $(if $(DRY_RUN),--dry-run)
 
 deploy-pair: venv ## first deploy of a pair in one go (env, peer, env again): CONFIG_ENV=<env> [DRY_RUN=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
-	$(BIN)/python -m tools.preflight --config-env $(CONFIG_ENV) $(PEER_ARG) --offline
+	$(BIN)/python -m tools.preflight --config-env "$(CONFIG_ENV)" $(PEER_ARG) --offline
 	$(if $(DRY_RUN),,$(MAKE) --no-print-directory build)
-	$(BIN)/python -m tools.deploy --config-env $(CONFIG_ENV) $(PEER_ARG) --pair $(if $(DRY_RUN),--dry-run)
+	$(BIN)/python -m tools.deploy --config-env "$(CONFIG_ENV)" $(PEER_ARG) --pair $(if $(DRY_RUN),--dry-run)
 
 verify: venv ## check a deployed pair, read-only: CONFIG_ENV=<env> [MINUTES=10] [PROMOTER_ALARM=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
-	$(BIN)/python -m tools.verify --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(MINUTES),--minutes $(MINUTES)) $(if $(PROMOTER_ALARM),--promoter-alarm)
+	$(BIN)/python -m tools.verify --config-env "$(CONFIG_ENV)" $(PEER_ARG) $(if $(MINUTES),--minutes "$(MINUTES)") $(if $(PROMOTER_ALARM),--promoter-alarm)
+
+switchover: venv ## planned switchover (failback) to a samconfig env's region: CONFIG_ENV=<target env> [DRY_RUN=1] [FORCE=1]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@test -n "$(CONFIG_ENV)" || { echo "usage: make $@ CONFIG_ENV=<the samconfig.toml environment that becomes the writer> [DRY_RUN=1] [FORCE=1]"; exit 2; }
+	$(BIN)/python -m tools.switchover --config-env "$(CONFIG_ENV)" $(if $(DRY_RUN),--dry-run) $(if $(FORCE),--force)
+
+delete: venv ## delete a regional stack (sam delete); the zone-owning PRIMARY goes last: CONFIG_ENV=<env> [DRY_RUN=1]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
+	$(BIN)/python -m tools.delete --config-env "$(CONFIG_ENV)" $(if $(DRY_RUN),--dry-run)
 
 clean: ## remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

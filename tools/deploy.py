@@ -114,7 +114,10 @@ def deploy_one(
         return DeployOutcome(CHECK_FAILED)
 
     try:
-        values, peer_stack = _wiring(env, peer, parameter_defaults(template), clients, skip_peer=skip_peer, say=say)
+        if dry_run:
+            values, peer_stack = _offline_wiring(env, peer, parameter_defaults(template), skip_peer=skip_peer, say=say)
+        else:
+            values, peer_stack = _wiring(env, peer, parameter_defaults(template), clients, skip_peer=skip_peer, say=say)
     except DeployRefused as refusal:
         say(f"deploy {env.name}: {refusal}")
         return DeployOutcome(refusal.code)
@@ -131,6 +134,35 @@ def deploy_one(
         say(f"deploy {env.name}: sam deploy exited {status}")
         return DeployOutcome(CHECK_FAILED)
     return _after_deploy(env, None if skip_peer else peer, peer_stack, clients, say)
+
+
+def _offline_wiring(
+    env: DeployEnv,
+    peer: DeployEnv | None,
+    defaults: dict[str, str],
+    *,
+    skip_peer: bool,
+    say: Callable[[str], None],
+) -> tuple[dict[str, str], None]:
+    """DRY_RUN: no AWS call at all (no credentials needed); the peer's outputs are named, not read."""
+    if peer is None or skip_peer:
+        wiring = plan_wiring(env, None if skip_peer else peer, defaults, None)
+        if skip_peer:
+            say(f"deploy {env.name}: --skip-peer: the stack keeps its current peer parameters")
+            return {}, None
+        say(f"deploy {env.name}: no peer environment (same GlobalReplicationGroupId, another region)")
+        if wiring.problems:
+            raise DeployRefused("; ".join(wiring.problems), CHECK_FAILED)
+        return wiring.values, None
+    wiring = plan_wiring(env, peer, defaults, None, offline=True)
+    if wiring.problems:
+        raise DeployRefused("; ".join(wiring.problems), CHECK_FAILED)
+    looked_up = [name for name, value in wiring.values.items() if value.startswith("<")]
+    say(
+        f"deploy {env.name}: dry run, no AWS call: a real run reads {peer.name}'s stack {peer.stack_name} in "
+        f"{peer.region} (DescribeStacks) for {', '.join(looked_up) or 'nothing (samconfig sets every peer value)'}"
+    )
+    return wiring.values, None
 
 
 def _wiring(

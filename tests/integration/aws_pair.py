@@ -110,6 +110,7 @@ def stand_in_template() -> str:
             },
             "PromoteFunctionName": {"Value": {"Fn::Sub": "${AWS::StackName}-promote"}},
             "RecordName": {"Value": "redis.internal"},
+            "LedgerTableName": {"Value": {"Fn::Sub": "${AWS::StackName}-LedgerTable-${ReplicationGroupId}"}},
         },
     }
     return json.dumps(document)

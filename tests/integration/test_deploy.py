@@ -146,14 +146,26 @@ def test_explicit_samconfig_values_win_with_a_note(tmp_path: Path) -> None:
     assert any("keeping yours" in line for line in lines)
 
 
-@pytest.mark.usefixtures("aws")
-def test_dry_run_prints_the_command_and_runs_nothing(samconfig: Path) -> None:
-    code, lines, fake = run(samconfig, "--config-env", "primary", "--dry-run")
-    assert code == 0
+@pytest.mark.parametrize("env", ["primary", "secondary"])
+def test_dry_run_makes_no_aws_call_and_names_the_peer_values_it_would_read(samconfig: Path, env: str) -> None:
+    def no_aws(service: str, region: str) -> Any:
+        raise AssertionError(f"no AWS call expected, got {service} in {region}")
+
+    lines: list[str] = []
+    fake = FakeSamDeploy(REGIONS)
+    code = deploy.main(
+        ["--config-env", env, "--dry-run"], clients=no_aws, runner=fake, samconfig=samconfig, say=lines.append
+    )
+    assert code == 0, lines
     assert fake.calls == []
     assert lines[-1].startswith("dry run, not running: ")
     assert "--parameter-overrides" in lines[-1]
-    assert 'PeerHealthCheckId=""' in lines[-1]
+    peer = "secondary" if env == "primary" else "primary"
+    assert f"  PeerHealthCheckId=<{peer} stack output HealthCheckId>" in lines
+    (read,) = [line for line in lines if "a real run reads" in line]
+    assert f"{peer}'s stack gds-failover in {REGIONS[peer]}" in read
+    assert "PeerWriterAlarmName" in read
+    assert ("HostedZoneId" in read) == (env == "secondary")
 
 
 @pytest.mark.usefixtures("aws")

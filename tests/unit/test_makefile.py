@@ -54,3 +54,73 @@ def test_find_python_refuses_an_older_python_in_one_line(tmp_path: Path) -> None
     assert completed.returncode == 1
     (line,) = completed.stderr.splitlines()
     assert "the tooling needs 3.11, 3.12 or 3.13" in line
+
+
+@pytest.mark.parametrize(
+    ("target", "assignment"),
+    [
+        ("rto", "CONFIG_ENV=primary;echo pwned"),
+        ("rto", "CONFIG_ENV=$(shell echo pwned)"),
+        ("rto", "CONFIG_ENV=primary `echo pwned`"),
+        ("invoke", "EVENT=events/probe.json; echo pwned"),
+        ("invoke", "FN=ProbeFunction|echo pwned"),
+        ("drill", "SCENARIO=x&&echo pwned"),
+        ("drill", "PLOT=$$(echo pwned).png"),
+        ("verify", "PEER=secondary'echo pwned'"),
+        ("verify", "MINUTES=1;echo pwned"),
+    ],
+)
+def test_a_value_that_cannot_be_a_name_is_refused_before_any_recipe(target: str, assignment: str) -> None:
+    others = [] if assignment.startswith("CONFIG_ENV") else ["CONFIG_ENV=primary"]
+    completed = make(target, assignment, *others)
+    assert completed.returncode == 2
+    assert "pwned" not in completed.stdout
+    (line,) = completed.stderr.splitlines()
+    assert "cannot be a name" in line
+
+
+def test_every_variable_a_recipe_passes_on_is_quoted() -> None:
+    """make -n shows the commands: each user value reaches its command as one quoted word."""
+    dry = make(
+        "-n",
+        "deploy",
+        "verify",
+        "drill",
+        "rto",
+        "CONFIG_ENV=primary",
+        "PEER=secondary",
+        "MINUTES=5",
+        "SCENARIO=blip-20s",
+        "PLOT=t.png",
+    )
+    assert dry.returncode == 0, dry.stderr
+    for quoted in (
+        '--config-env "primary"',
+        '--peer "secondary"',
+        '--minutes "5"',
+        '--scenario "blip-20s"',
+        '--plot "t.png"',
+    ):
+        assert quoted in dry.stdout
+    assert "--config-env primary" not in dry.stdout
+
+
+def test_deploy_dry_run_builds_nothing() -> None:
+    dry = make("-n", "deploy", "CONFIG_ENV=primary", "DRY_RUN=1")
+    assert dry.returncode == 0, dry.stderr
+    assert "sam build" not in dry.stdout
+    assert '--config-env "primary"' in dry.stdout
+    assert "--dry-run" in dry.stdout
+
+
+def test_delete_and_switchover_want_an_environment() -> None:
+    for target in ("delete", "switchover"):
+        completed = make(target)
+        assert completed.returncode == 2
+        assert completed.stdout.startswith(f"usage: make {target} CONFIG_ENV=")
+
+
+def test_delete_dry_run_runs_the_virtualenvs_sam_with_the_stack_and_region() -> None:
+    completed = make("delete", "CONFIG_ENV=primary", "DRY_RUN=1", env={"PATH": "/usr/bin:/bin"})
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.rstrip().endswith("/bin/sam delete --stack-name gds-failover --region us-east-1")
