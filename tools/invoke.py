@@ -129,7 +129,13 @@ def apply_env_vars_file(spec: FunctionSpec, env_vars: Mapping[str, Any]) -> dict
     """Apply ``--env-vars`` content: ``Parameters`` for every function, then ``<LogicalId>``."""
     environment = dict(spec.environment)
     for section in ("Parameters", spec.logical_id):
-        for name, value in (env_vars.get(section) or {}).items():
+        variables = env_vars.get(section) or {}
+        if not isinstance(variables, dict):
+            raise InvokeError(
+                f"env-vars: {section!r} must be an object of variable names to values, "
+                f'not {type(variables).__name__} ({{"{spec.logical_id}": {{"NAME": "value"}}}})'
+            )
+        for name, value in variables.items():
             if name not in environment:
                 print(
                     f"invoke: ignoring {name} from env-vars: the template does not declare it "
@@ -260,12 +266,31 @@ def _read_json(path: str, what: str) -> Any:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InvokeError(f"{what} {path} does not exist") from None
+    except UnicodeDecodeError:
+        raise InvokeError(f"{what} {path} is not UTF-8 text (a binary file?): it must be JSON") from None
     except OSError as error:
         raise InvokeError(f"cannot read {what} {path}: {error.strerror}") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise InvokeError(f"{what} {path} is not JSON: {error}") from None
+
+
+def require_credentials(region: str | None) -> None:
+    """REAL_AWS=1 without credentials would let the handler fail on its first call (a traceback inside
+    a JSON log line, exit 0): refuse in one line instead."""
+    import boto3
+    import botocore.exceptions
+
+    try:
+        credentials = boto3.session.Session(region_name=region).get_credentials()
+    except botocore.exceptions.BotoCoreError as error:  # a broken profile, SSO config, ...
+        raise InvokeError(f"no usable AWS credentials for REAL_AWS=1: {error}") from None
+    if credentials is None:
+        raise InvokeError(
+            "no AWS credentials (environment, ~/.aws, SSO, instance role): REAL_AWS=1 runs against your "
+            "account; without it, make invoke emulates AWS"
+        )
 
 
 def emf_metrics(stdout: str) -> dict[str, float]:
@@ -308,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         if env_vars is not None and not isinstance(env_vars, dict):
             raise InvokeError(f"env-vars file {args.env_vars} must be a JSON object of {{<LogicalId>: {{...}}}}")
         overrides = dict(item.split("=", 1) for item in args.parameter_overrides)
+        if not args.local:
+            require_credentials(args.region)
         with contextlib.redirect_stdout(sys.stderr):
             result = invoke_function(
                 function,

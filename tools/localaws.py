@@ -31,6 +31,20 @@ from tools.localredis import DEFAULT_PASSWORD, RedisServer, make_tls_files
 LOCAL_REGION = "us-west-2"
 #: HeartbeatAge per minute seen by this region's replica: in sync, then no heartbeat for two minutes.
 HEARTBEAT_AGES = (30.0, 31.0, 29.0, 90.0, 150.0)
+#: What the promoter estimates from them, wherever in the minute it runs: the last in-sync value.
+EXPECTED_LAG_ESTIMATE = HEARTBEAT_AGES[2]
+
+
+def heartbeat_points(now: datetime) -> list[tuple[datetime, float]]:
+    """HEARTBEAT_AGES one per minute, ending in the current minute, each at its minute's start.
+
+    At minute starts each value has a one-minute bucket of its own (GetMetricData, period 60), so the
+    promoter sees the same series, and makes the same estimate, whatever the second of the minute. (At
+    ``now - n minutes`` two values shared a bucket or the climb moved by up to 59 s: 30 s or 89 s.)
+    """
+    this_minute = now.replace(second=0, microsecond=0)
+    first = this_minute - timedelta(minutes=len(HEARTBEAT_AGES) - 1)
+    return [(first + timedelta(minutes=i), age) for i, age in enumerate(HEARTBEAT_AGES)]
 
 
 def peer_of(region: str) -> tuple[str, str]:
@@ -94,10 +108,9 @@ def _seed_promote_world(env: Mapping[str, str], region: str) -> None:
         {"Name": "service", "Value": env.get("POWERTOOLS_SERVICE_NAME") or "gds-failover"},
         {"Name": "ReplicationGroupId", "Value": env.get("REPLICATION_GROUP_ID") or "local-replica"},
     ]
-    start = now - timedelta(minutes=len(HEARTBEAT_AGES))
     data: list[Any] = [
-        {"MetricName": "HeartbeatAge", "Dimensions": dimensions, "Timestamp": start + timedelta(minutes=i), "Value": v}
-        for i, v in enumerate(HEARTBEAT_AGES)
+        {"MetricName": "HeartbeatAge", "Dimensions": dimensions, "Timestamp": stamp, "Value": age}
+        for stamp, age in heartbeat_points(now)
     ]
     data.append(
         {"MetricName": "Reachable", "Dimensions": dimensions, "Timestamp": now - timedelta(seconds=70), "Value": 1}
@@ -105,7 +118,12 @@ def _seed_promote_world(env: Mapping[str, str], region: str) -> None:
     namespace = env.get("POWERTOOLS_METRICS_NAMESPACE") or "Custom/Redis"
     boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace=namespace, MetricData=data)
     if alarm := env.get("PEER_WRITER_ALARM_NAME"):
-        put_writer_alarm(peer_of(region)[0], alarm, "ALARM", "emulated: the writer is gone")
+        peer_region = peer_of(region)[0]
+        put_writer_alarm(peer_region, alarm, "ALARM", "emulated: the writer is gone")
+        # The writer died when its heartbeat stopped: its alarm went to ALARM with the first stale minute,
+        # not now (a later death would count the minutes in between as lost writes).
+        first_stale = next(stamp for stamp, age in heartbeat_points(now) if age > 60)
+        _backdate_alarm_state(peer_region, alarm, first_stale)
 
 
 def put_writer_alarm(region: str, name: str, state: str, reason: str = "emulated") -> None:
@@ -130,6 +148,16 @@ def put_writer_alarm(region: str, name: str, state: str, reason: str = "emulated
         TreatMissingData=props["TreatMissingData"],
     )
     cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason=reason)
+
+
+def _backdate_alarm_state(region: str, name: str, when: datetime) -> None:
+    """moto stamps a state change with the time of the call; the emulated world's happened earlier."""
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    for account in cloudwatch_backends:
+        alarms = cloudwatch_backends[account][region].alarms
+        if name in alarms:
+            alarms[name].state_updated_timestamp = when.astimezone(UTC).replace(tzinfo=None)
 
 
 def _start_local_redis(cleanup: contextlib.ExitStack, region: str) -> dict[str, str]:
