@@ -74,7 +74,7 @@ lint: venv ## ruff and mypy
 	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done
 
 unit: venv ## fast tests, no servers
-	$(BIN)/pytest tests/unit tests/template -q
+	$(BIN)/pytest tests/unit tests/template examples/client-python/tests -q
 
 integration: venv redis-server ## tests against real redis-server and moto
 	$(BIN)/pytest tests/integration -q

@@ -113,7 +113,16 @@ def promoter_timeout() -> int:
     return int(_template()["Resources"]["PromoteFunction"]["Properties"]["Timeout"])
 
 
+def version() -> str:
+    """The one place the version lives: pyproject.toml's [project] version."""
+    import tomllib
+
+    return str(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"])
+
+
 QUOTES: tuple[Quote, ...] = (
+    Quote("template.yaml", r'  Version:\n    Description: [^\n]*\n    Value: "([^"]+)"', version),
+    Quote("examples/client-python/pyproject.toml", r'(?m)^version = "([^"]+)"', version),
     Quote(
         "docs/promotion.md",
         r"between rounds; 10 s are kept for the decision record, `RECORD_RESERVE_SECONDS`\): (\d+) s",

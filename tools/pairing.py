@@ -4,7 +4,9 @@ Each regional stack needs three values from its peer's stack Outputs (``HealthCh
 ``WriterAlarmName``, ``PromotionTopicArn`` become ``PeerHealthCheckId``, ``PeerWriterAlarmName``,
 ``PeerPromotionTopicArn``), the SECONDARY needs the zone the PRIMARY created (``HostedZoneId``), and
 the PRIMARY associates the peer's VPC with that zone (``PeerVpcId``/``PeerVpcRegion``, from the peer
-environment in samconfig.toml). :func:`plan_wiring` computes them from the peer environment and its
+environment in samconfig.toml), and the dashboard names the peer's replication group
+(``PeerReplicationGroupId``, from the peer environment too). :func:`plan_wiring` computes them from
+the peer environment and its
 stack as read with DescribeStacks; a value set explicitly in samconfig.toml always wins.
 
 Zone ownership: the PRIMARY-record environment without a ``HostedZoneId`` creates the private zone;
@@ -79,6 +81,9 @@ def plan_wiring(
     if creates_zone(parameters) and not env.overrides.get("PeerVpcId") and peer.overrides.get("VpcId"):
         wiring.values["PeerVpcId"] = peer.overrides["VpcId"]
         wiring.values["PeerVpcRegion"] = peer.region
+
+    if not env.overrides.get("PeerReplicationGroupId") and peer.overrides.get("ReplicationGroupId"):
+        wiring.values["PeerReplicationGroupId"] = peer.overrides["ReplicationGroupId"]  # the dashboard's peer panels
 
     needs_zone = not has_zone_source(parameters)
     if needs_zone and not has_zone_source(peer_parameters):

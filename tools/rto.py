@@ -269,6 +269,8 @@ PRICE_VPC_ENDPOINT_AZ_HOUR = 0.01
 PRICE_XRAY_PER_MILLION_TRACES = 5.00  # first 100k traces/month free
 
 MINUTES_PER_MONTH = 730 * 60
+#: Cost lines only the PRIMARY-record stack carries (with the template defaults).
+ONCE_PER_DEPLOYMENT = ("Route 53 private hosted zone", "CloudWatch dashboard")
 PROBE_BILLED_SECONDS = 0.1  # warm probe ~5-50 ms, billed per ms; rounded up for VPC/TLS overhead
 LOG_BYTES_PER_PROBE = 2_000  # START/END/REPORT + Powertools JSON line + EMF blob
 EXPRESS_BILLED_GB = 0.0625  # 64 MB minimum
@@ -343,11 +345,6 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
             "(billed per metric)",
         ),
         CostLine(
-            "CloudWatch dashboard",
-            PRICE_CW_DASHBOARD_MONTH,
-            "1 dashboard (free if among the account's first 3)",
-        ),
-        CostLine(
             "CloudWatch Logs ingestion",
             probes * LOG_BYTES_PER_PROBE / 1e9 * PRICE_CW_LOGS_PER_GB,
             f"~{LOG_BYTES_PER_PROBE} B per probe",
@@ -360,7 +357,15 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
         CostLine("Route 53 health check", PRICE_R53_HEALTH_CHECK_MONTH, "1 CLOUDWATCH_METRIC health check"),
         CostLine("KMS customer-managed key", PRICE_KMS_KEY_MONTH, "alarm topic encryption"),
     ]
-    if not params.get("HostedZoneId"):
+    if creates_dashboard(effective):
+        lines.append(
+            CostLine(
+                "CloudWatch dashboard",
+                PRICE_CW_DASHBOARD_MONTH,
+                "1 per deployment, in the PRIMARY-record stack (free if among the account's first 3)",
+            )
+        )
+    if not params.get("HostedZoneId") and effective.get("FailoverRole", "PRIMARY") == "PRIMARY":
         lines.append(
             CostLine(
                 "Route 53 private hosted zone",
@@ -385,6 +390,12 @@ def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> 
             )
         )
     return lines
+
+
+def creates_dashboard(parameters: dict[str, str]) -> bool:
+    """The template's CreatesDashboard condition; a stack without a FailoverRole yet counts as the PRIMARY."""
+    choice = parameters.get("CreateDashboard", "auto")
+    return choice == "true" or (choice == "auto" and parameters.get("FailoverRole", "PRIMARY") == "PRIMARY")
 
 
 def _billed_alarm_metrics(template: dict[str, Any], alarm: dict[str, Any], parameters: dict[str, str]) -> int:
@@ -464,10 +475,10 @@ def render(model: TimingModel, config_env: str | None) -> str:
     for line in lines:
         out.append(f"{line.item:<36} {line.usd_month:>8.2f}  {line.basis}")
     out.append(f"{'total':<36} {sum(line.usd_month for line in lines):>8.2f}  (prices: tools/rto.py, us-east-1)")
-    zone = sum(line.usd_month for line in lines if line.item == "Route 53 private hosted zone")
+    once = sum(line.usd_month for line in lines if line.item in ONCE_PER_DEPLOYMENT)
     out.append(
-        f"{'a third region (stack without the zone)':<36} {sum(line.usd_month for line in lines) - zone:>8.2f}"
-        "  (the hosted zone is created once, by the primary's stack)"
+        f"{'each other region (SECONDARY stack)':<36} {sum(line.usd_month for line in lines) - once:>8.2f}"
+        "  (the hosted zone and the dashboard exist once, in the PRIMARY-record stack)"
     )
     return "\n".join(out)
 

@@ -155,3 +155,48 @@ def test_engines_and_versions_are_selectable(datastore: dict[str, Any], engine: 
     allowed = rule["Assertions"][0]["Assert"]["Fn::Contains"][0]
     assert set(allowed) == versions
     assert versions <= set(datastore["Parameters"]["EngineVersion"]["AllowedValues"])
+
+
+def test_the_python_client_builds_as_a_package_with_the_tested_dependencies(tmp_path: Path) -> None:
+    """pip can install examples/client-python: a wheel with the package, its marker and compatible ranges."""
+    import shutil
+    import subprocess
+    import sys
+    import tomllib
+    import zipfile
+
+    source = tmp_path / "client-python"
+    shutil.copytree(ROOT / "examples" / "client-python", source, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("gds_client-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {"gds_client/__init__.py", "gds_client/client.py", "gds_client/py.typed"} <= set(names)
+    project = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    pins = dict(
+        line.split("==")
+        for line in (source / "requirements.txt").read_text(encoding="utf-8").splitlines()
+        if "==" in line and not line.startswith("#")
+    )
+    from packaging.requirements import Requirement
+
+    ranges = {Requirement(item).name: Requirement(item).specifier for item in project["dependencies"]}
+    assert set(ranges) == set(pins)
+    for name, pinned in pins.items():
+        assert pinned in ranges[name], f"{name}=={pinned} (tested) is outside {ranges[name]}"

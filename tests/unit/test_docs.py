@@ -325,3 +325,31 @@ def test_samconfig_ships_no_active_resources_and_no_hand_wiring() -> None:
         assert not keys & {"GlobalReplicationGroupId", "ReplicationGroupId", "RedisPrimaryEndpoint"}, env
     for peer_parameter in ("PeerHealthCheckId=", "PeerWriterAlarmName=", "PeerPromotionTopicArn=", "HostedZoneId=Z"):
         assert peer_parameter not in raw, f"samconfig.toml types {peer_parameter}: make deploy reads it"
+
+
+# --- versions -------------------------------------------------------------------------------------------
+
+
+def _changelog_versions() -> list[str]:
+    return re.findall(r"(?m)^## (\d+\.\d+\.\d+)\b", _read("CHANGELOG.md"))
+
+
+def test_the_changelog_leads_with_the_version_in_pyproject() -> None:
+    versions = _changelog_versions()
+    assert versions, "CHANGELOG.md has no version sections"
+    assert versions[0] == docsync.version()
+    assert versions == sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")), reverse=True)
+
+
+def test_upgrading_has_a_section_for_every_version_step() -> None:
+    versions = _changelog_versions()
+    headings = re.findall(r"(?m)^## (\d+\.\d+\.\d+) → (\d+\.\d+\.\d+)$", _read("docs/upgrading.md"))
+    assert headings == list(zip(versions[1:], versions[:-1], strict=True))
+    for older, newer in headings:  # the changelog links each upgrade section
+        assert f"docs/upgrading.md#{older.replace('.', '')}--{newer.replace('.', '')}" in _read("CHANGELOG.md")
+
+
+def test_the_repository_is_licensed_as_it_says() -> None:
+    assert _read("LICENSE").split()[:3] == ["Apache", "License", "Version"]
+    assert 'license = { text = "Apache-2.0" }' in _read("pyproject.toml")
+    assert 'license = "Apache-2.0"' in _read("examples/client-python/pyproject.toml")

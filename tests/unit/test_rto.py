@@ -118,6 +118,31 @@ def test_cli_prints_steps_totals_and_cost(capsys: pytest.CaptureFixture[str]) ->
     assert "total to a writable redis.internal" in out
     assert "monthly cost per regional stack" in out
     assert "three regions (SuccessionGraceSeconds=180)" in out
-    assert "a third region (stack without the zone)" in out
+    assert "each other region (SECONDARY stack)" in out
     assert main(["--config-env", "nope"]) == 2
     assert main(["--config-env", "version"]) == 2
+
+
+def _cost_items(**overrides: str) -> dict[str, float]:
+    model = TimingModel.from_parameters({**TimingModel.from_template().parameters, **overrides})
+    return {line.item: line.usd_month for line in monthly_cost(model)}
+
+
+def test_one_dashboard_per_deployment_in_the_primary_record_stack() -> None:
+    primary, secondary = _cost_items(FailoverRole="PRIMARY"), _cost_items(FailoverRole="SECONDARY")
+    assert primary["CloudWatch dashboard"] == 3.0
+    assert "CloudWatch dashboard" not in secondary
+    assert "Route 53 private hosted zone" not in secondary  # it uses the PRIMARY's zone
+    assert sum(primary.values()) - sum(secondary.values()) == pytest.approx(3.0 + 0.5)
+    assert "CloudWatch dashboard" in _cost_items(FailoverRole="SECONDARY", CreateDashboard="true")
+    assert "CloudWatch dashboard" not in _cost_items(FailoverRole="PRIMARY", CreateDashboard="false")
+
+
+def test_the_cost_model_follows_the_template_dashboard_condition() -> None:
+    from tests.template.test_deployments import dashboard_exists
+    from tools.rto import creates_dashboard
+
+    for role in ("PRIMARY", "SECONDARY"):
+        for choice in ("auto", "true", "false"):
+            parameters = {"FailoverRole": role, "CreateDashboard": choice}
+            assert creates_dashboard(parameters) == dashboard_exists(parameters), parameters
