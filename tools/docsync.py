@@ -82,9 +82,10 @@ def state_machine_month(kind: str) -> str:
     return f"{line.usd_month:.1f}"
 
 
-def _monthly(*, without_zone: bool = False) -> str:
-    lines = monthly_cost(_model(), _template())
-    return f"{sum(line.usd_month for line in lines if not (without_zone and 'hosted zone' in line.item)):.2f}"
+def _monthly(*, role: str = "PRIMARY") -> str:
+    """`make rto`'s monthly total at the template defaults for a stack of the PRIMARY or SECONDARY record."""
+    model = TimingModel.from_parameters({**parameter_defaults(_template()), "FailoverRole": role})
+    return f"{sum(line.usd_month for line in monthly_cost(model, _template())):.2f}"
 
 
 def _three_region_fallback(which: int) -> str:
@@ -161,8 +162,12 @@ QUOTES: tuple[Quote, ...] = (
     Quote(
         "docs/three-regions.md", r"plus one evidence round \| about \d+ s / (\d+) s", lambda: _three_region_fallback(1)
     ),
-    Quote("docs/three-regions.md", r"without the hosted zone: \$([\d.]+) a month", lambda: _monthly(without_zone=True)),
-    Quote("docs/three-regions.md", r"`make rto`: \$([\d.]+) per regional stack", _monthly),
+    Quote(
+        "docs/three-regions.md",
+        r"a SECONDARY stack like B's: \$([\d.]+) a month",
+        lambda: _monthly(role="SECONDARY"),
+    ),
+    Quote("docs/three-regions.md", r"`make rto`: \$([\d.]+)\s+for the PRIMARY-record stack", _monthly),
     Quote(
         "docs/three-regions.md",
         r"trigger fires at T\+(\d+) s typical",

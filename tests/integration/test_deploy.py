@@ -15,6 +15,7 @@ from tests.integration.aws_pair import (
     PRIMARY_REGION,
     SAMCONFIG,
     SECONDARY_REGION,
+    SECONDARY_RG,
     FakeSamDeploy,
     stack,
     write_samconfig,
@@ -60,6 +61,7 @@ def test_first_region_deploys_without_peer_wiring_and_prints_the_follow_up(samco
     # the PRIMARY creates the zone and associates the peer environment's VPC, taken from samconfig.toml
     assert overrides["PeerVpcId"] == "vpc-0b1c2d3e4f5a60718"
     assert overrides["PeerVpcRegion"] == SECONDARY_REGION
+    assert overrides["PeerReplicationGroupId"] == SECONDARY_RG  # the dashboard's peer panels
     assert "HostedZoneId" not in overrides
     assert any("secondary's stack gds-failover in us-west-2 is not deployed yet" in line for line in lines)
     assert lines[-1].endswith("Next: make deploy CONFIG_ENV=secondary, then make deploy CONFIG_ENV=primary again")
