@@ -17,6 +17,7 @@ import contextlib
 import io
 import itertools
 import json
+import logging
 import sys
 import threading
 import zipfile
@@ -101,8 +102,21 @@ def load_handler_module(
     spec = function_spec(logical_id, parameter_overrides=parameters, region=region)
     environment = apply_env_vars_file(spec, {logical_id: dict(env_overrides)})
     with lambda_environment(spec, environment, region):
+        _own_logging_logger(environment.get("POWERTOOLS_SERVICE_NAME") or "service_undefined")
         module, _handler = import_handler_module(spec, name_prefix=f"_drill_{region}")
     return module
+
+
+def _own_logging_logger(service: str) -> None:
+    """Make the next Powertools ``Logger(service=...)`` build its own ``logging.Logger``.
+
+    Powertools reuses the process's ``logging.getLogger(<service>)`` and its formatter, so every handler
+    of one service in one process shares the keys ``inject_lambda_context`` appends. In Lambda each
+    function is its own process; in the drill two handlers per region run interleaved (the promoter sleeps
+    on virtual time while probes run), and the promoter's lines carried the probe's ``function_name``.
+    Forgetting the registered logger gives the next one a fresh object; loaded modules keep theirs.
+    """
+    logging.Logger.manager.loggerDict.pop(service, None)
 
 
 emf_values = emf_metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import textwrap
 from pathlib import Path
 
@@ -50,14 +51,57 @@ def format_decisions(decisions: tuple[str, ...]) -> str:
     return ", ".join(shown) if shown else "none"
 
 
+#: Printed under the timeline's heading: the steady-state lines that look alarming and are not.
+STEADY_STATE_LEGEND = (
+    "Legend: a replica is never a healthy writer, so the SECONDARY's writer alarm in ALARM and its record\n"
+    "unhealthy are the normal state, and right after the start Route 53 has no alarm data yet\n"
+    '("PRIMARY unhealthy, SECONDARY unhealthy": it answers PRIMARY). Repeated identical probes are folded.'
+)
+
+
+def fold_repeated_probes(timeline: list[TimelineEvent]) -> list[TimelineEvent]:
+    """The timeline with each run of identical probe lines of a region (same text, nothing but other
+    regions' probes in between) shown once, with how often and until when it repeated."""
+    folded: list[TimelineEvent] = []
+    run_head: dict[str, int] = {}  # region -> index in folded of the probe its repeats fold into
+    repeats: dict[int, tuple[int, float]] = {}
+    for event in timeline:
+        if event.kind != "probe":
+            if event.kind != "note":
+                run_head.clear()  # anything else happening ends every run: repeats resume visibly
+            folded.append(event)
+            continue
+        head = run_head.get(event.where)
+        if head is not None and folded[head].text == event.text and not event.details:
+            count, _ = repeats.get(head, (0, event.at))
+            repeats[head] = (count + 1, event.at)
+            continue
+        run_head[event.where] = len(folded)
+        folded.append(event)
+    for index, (count, last_at) in repeats.items():
+        head_event = folded[index]
+        folded[index] = TimelineEvent(
+            head_event.at,
+            head_event.kind,
+            head_event.where,
+            head_event.text,
+            [*head_event.details, f"(the same {count} more time(s), the last at {{T{last_at}}})"],
+        )
+    return folded
+
+
 def timeline_text(result: ScenarioResult) -> str:
-    lines = [f"Timeline (emulated time, T+0 = fault injected at {result.fault_at:.0f}s after start):"]
+    lines = [
+        f"Timeline (emulated time, T+0 = fault injected at {result.fault_at:.0f}s after start):",
+        STEADY_STATE_LEGEND,
+    ]
     noops: list[str] = []
-    for index, event in enumerate(result.timeline):
+    timeline = fold_repeated_probes(result.timeline)
+    for index, event in enumerate(timeline):
         stamp = f"T{event.at - result.fault_at:+5.0f}s"
         if event.kind == "promoter" and event.text.startswith("noop"):
             noops.append(f"{event.where}:{event.text.split(' on ')[0].removeprefix('noop ')}")
-            following = result.timeline[index + 1] if index + 1 < len(result.timeline) else None
+            following = timeline[index + 1] if index + 1 < len(timeline) else None
             if following is not None and following.kind == "promoter" and following.text.startswith("noop"):
                 continue
             lines.append(
@@ -66,8 +110,13 @@ def timeline_text(result: ScenarioResult) -> str:
             noops = []
             continue
         lines.append(f"  {stamp}  {KIND_LABEL.get(event.kind, event.kind):<8} {event.where:<8} {event.text}")
-        lines += [f"  {'':7}  {'':8} {'':8}   {detail}" for detail in event.details]
+        lines += [f"  {'':7}  {'':8} {'':8}   {_relative(detail, result.fault_at)}" for detail in event.details]
     return "\n".join(lines)
+
+
+def _relative(detail: str, fault_at: float) -> str:
+    """Fill the ``{T<seconds>}`` placeholders fold_repeated_probes leaves as T+/-seconds since the fault."""
+    return re.sub(r"\{T([0-9.]+)\}", lambda m: f"T{float(m.group(1)) - fault_at:+.0f}s", detail)
 
 
 def summary_text(result: ScenarioResult) -> str:
@@ -167,6 +216,21 @@ LANE_COLORS = {"FAULT": "red", "PROMOTER": "purple", "dns": "green", "gds": "ora
 KEY_WIDTH = 150
 
 
+#: The first line of the PNG's key: what the probe dots' colours mean.
+PROBE_COLOURS = (
+    "probe dots: green = healthy writer, blue = read-only replica (the normal state of a secondary), "
+    "red = failed (refused, timeout, lost invocation, ...)"
+)
+
+
+def key_label(event: TimelineEvent) -> str:
+    """The lane of a key entry, with its region where the lane holds several regions' events."""
+    lane = _lane(event)
+    if lane in ("alarm", "PROMOTER") and event.where:
+        return f"{lane} {event.where}"
+    return lane
+
+
 def _lane(event: TimelineEvent) -> str:
     lane = KIND_LABEL.get(event.kind, event.kind)
     return f"probe {event.where}" if lane == "probe" else lane
@@ -200,9 +264,9 @@ def plot(result: ScenarioResult, path: Path) -> str:
         return "--plot: matplotlib is not installed (make venv installs it from requirements-dev.txt)"
     probes, labelled = _plotted_events(result)
     lanes = _lanes(result)
-    key_lines: list[str] = []
+    key_lines: list[str] = [PROBE_COLOURS, ""]
     for number, event in enumerate(labelled, 1):
-        stamp = f"{number:>2}  T{event.at - result.fault_at:+5.0f}s  {_lane(event):<8} "
+        stamp = f"{number:>2}  T{event.at - result.fault_at:+5.0f}s  {key_label(event):<13} "
         wrapped = textwrap.wrap(event.text, KEY_WIDTH - len(stamp)) or [""]
         key_lines += [stamp + wrapped[0], *(" " * len(stamp) + more for more in wrapped[1:])]
     chart_height, line_height = 4.2, 0.13

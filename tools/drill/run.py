@@ -119,9 +119,10 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
                 if progress is None or time.monotonic() - last_report[0] < PROGRESS_EVERY_WALL_S:
                     return
                 last_report[0] = time.monotonic()
+                # seconds since the start throughout (world.t() switches to T+0 at the fault)
                 progress.write(
-                    f"\r  {scenario.name}: emulated {world.t(now)} ({now / end:4.0%}), "
-                    f"wall {time.monotonic() - wall_started:4.1f}s "
+                    f"\r  {scenario.name}: emulated {now:4.0f}s of {end:.0f}s ({now / end:4.0%}; fault at "
+                    f"{FAULT_AT_S:.0f}s), wall {time.monotonic() - wall_started:4.1f}s "
                 )
                 progress.flush()
 
@@ -133,7 +134,7 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
             acked = len(world.client.stats.acks)
             checks = [check(world) for check in scenario.checks]
     if progress is not None:
-        progress.write("\r" + " " * 78 + "\r")
+        progress.write("\r" + " " * 110 + "\r")
         progress.flush()
     assert world.client is not None
     assert world.fault_at is not None
