@@ -418,6 +418,16 @@ def _seconds(value: float) -> str:
     return f"{value:6.0f} s" if value < 120 else f"{value:6.0f} s ({value / 60:.1f} min)"
 
 
+def overrides_in_effect(model: TimingModel, template: dict[str, Any] | None = None) -> list[str]:
+    """Every parameter whose value differs from the template default, as Name=value (each can change a
+    number below, e.g. PublishHealthOnPromotion=false), in the template's parameter order."""
+    template = template or load_template()
+    defaults = parameter_defaults(template)
+    changed = [(name, value) for name, value in model.parameters.items() if defaults.get(name) != value]
+    order = list(template.get("Parameters") or {}) + sorted(name for name, _ in changed)
+    return [f"{name}={value}" for name, value in sorted(changed, key=lambda item: order.index(item[0]))]
+
+
 def render(model: TimingModel, config_env: str | None) -> str:
     out = [
         "gds-failover timing model - template.yaml defaults"
@@ -436,6 +446,7 @@ def render(model: TimingModel, config_env: str | None) -> str:
         "StateMachineType",
     )
     out.append("parameters: " + ", ".join(f"{k}={model.parameters.get(k, '?')}" for k in shown))
+    out.append("overrides in effect: " + (", ".join(overrides_in_effect(model)) or "none (template defaults)"))
     out.append("")
     out.append(f"{'step (primary region dies at T+0)':<48} {'typical':>9} {'worst':>9}")
     typical_total = worst_total = 0.0

@@ -146,3 +146,17 @@ def test_the_cost_model_follows_the_template_dashboard_condition() -> None:
         for choice in ("auto", "true", "false"):
             parameters = {"FailoverRole": role, "CreateDashboard": choice}
             assert creates_dashboard(parameters) == dashboard_exists(parameters), parameters
+
+
+def test_the_header_lists_every_override_in_effect() -> None:
+    from tools.rto import render
+
+    defaults = TimingModel.from_template().parameters
+    plain = render(TimingModel.from_parameters(defaults), None)
+    assert "overrides in effect: none (template defaults)" in plain
+    changed = TimingModel.from_parameters(
+        {**defaults, "PublishHealthOnPromotion": "false", "FailoverRole": "SECONDARY"}
+    )
+    header = render(changed, "x").splitlines()[2]
+    assert header == "overrides in effect: FailoverRole=SECONDARY, PublishHealthOnPromotion=false"
+    assert render(changed, "x") != plain
