@@ -218,6 +218,10 @@ def rewrite(root: Path = ROOT, quotes: tuple[Quote, ...] = QUOTES) -> list[str]:
     for event in _trigger_events(root):
         if _sync_trigger_event(event, write=True):
             changed.add(str(event.relative_to(root)))
+    if root == ROOT:
+        from tools import deploy_policy
+
+        changed |= set(deploy_policy.write())
     return sorted(changed)
 
 
@@ -313,7 +317,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="list stale quotes, change nothing (exit 1 if any)")
     args = parser.parse_args(argv)
     if args.check:
+        from tools import deploy_policy
+
         problems = [s.line() for s in stale_quotes()] + stale_events()
+        problems += [f"docs/deploy-policy/{name} is stale" for name in deploy_policy.stale()]
         for problem in problems:
             print(problem)
         return 1 if problems else 0

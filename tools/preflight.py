@@ -25,7 +25,7 @@ from typing import Any
 
 from gdfailover.awscall import ErrorKind, classify
 from gdfailover.elasticache import ElastiCacheGlobalDatastores, MemberRole
-from tools.awsclients import ClientFactory, boto3_clients, describe_error, read_stack
+from tools.awsclients import ClientFactory, boto3_clients, describe_error, is_missing_stack, read_stack
 from tools.cfn import SAMCONFIG, load_template, parameter_defaults
 from tools.checks import USAGE_OR_AWS_ERROR, Finding, error, exit_code, fail, ok, summary, warn
 from tools.pairing import creates_zone, plan_wiring
@@ -327,7 +327,44 @@ def _datastore(
             )
         else:
             findings.append(ok("datastore", f"{group_id} in {member.region} is {member.role}"))
+        if member is not None and member.region == member_env.region:
+            findings += datastore_stack_findings(clients("cloudformation", member.region), group_id, str(member.role))
     return findings
+
+
+def datastore_stack_findings(cloudformation: Any, group_id: str, actual_role: str) -> list[Finding]:
+    """A stack that manages the replication group (examples/datastore) and declares the other role.
+
+    After a failover its ``Role`` parameter describes the original layout; an update of that stack could
+    fail back or fail (docs/deploy.md, "The datastore stack after a failover"). No such stack: nothing."""
+    try:
+        resources = cloudformation.describe_stack_resources(PhysicalResourceId=group_id)["StackResources"]
+        stack_names = {
+            r["StackName"] for r in resources if r.get("ResourceType") == "AWS::ElastiCache::ReplicationGroup"
+        }
+        findings = []
+        for stack_name in sorted(stack_names):
+            (stack,) = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+            declared = {p["ParameterKey"]: p.get("ParameterValue") for p in stack.get("Parameters") or []}.get("Role")
+            if declared in ("PRIMARY", "SECONDARY") and declared != actual_role:
+                findings.append(
+                    warn(
+                        "datastore stack",
+                        f"{stack_name} declares Role={declared} for {group_id}, which is {actual_role} today "
+                        "(after a failover): do not update that stack until a planned switchover (make switchover) "
+                        "restores its layout (docs/deploy.md, the datastore stack after a failover)",
+                    )
+                )
+        return findings
+    except Exception as failure:
+        if is_missing_stack(failure):  # the group is not managed by a stack (or not by one we may read)
+            return []
+        return [
+            warn(
+                "datastore stack",
+                f"cannot tell which stack manages {group_id}: {describe_error('DescribeStackResources', failure)}",
+            )
+        ]
 
 
 def _replication_group(parameters: Mapping[str, str], elasticache: Any) -> list[Finding]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +245,82 @@ def test_malformed_samconfig_is_one_line_exit_2(tmp_path: Path, text: str, capsy
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("error samconfig: ")
     assert len(out) == 2
+
+
+# --- the datastore's own stack (examples/datastore) after a failover -------------------------------------
+
+
+def _stubbed_cloudformation(role: str | None, missing: bool = False) -> tuple[Any, Any]:
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("cloudformation", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    stubber = Stubber(client)
+    if missing:
+        stubber.add_client_error(
+            "describe_stack_resources",
+            service_error_code="ValidationError",
+            service_message="Stack for orders-use1 does not exist",
+            expected_params={"PhysicalResourceId": "orders-use1"},
+        )
+    else:
+        stamp = datetime(2026, 1, 1, tzinfo=UTC)
+        stubber.add_response(
+            "describe_stack_resources",
+            {
+                "StackResources": [
+                    {
+                        "StackName": "orders-datastore",
+                        "LogicalResourceId": "PrimaryReplicationGroup",
+                        "PhysicalResourceId": "orders-use1",
+                        "ResourceType": "AWS::ElastiCache::ReplicationGroup",
+                        "Timestamp": stamp,
+                        "ResourceStatus": "UPDATE_COMPLETE",
+                    }
+                ]
+            },
+            {"PhysicalResourceId": "orders-use1"},
+        )
+        stubber.add_response(
+            "describe_stacks",
+            {
+                "Stacks": [
+                    {
+                        "StackName": "orders-datastore",
+                        "CreationTime": stamp,
+                        "StackStatus": "UPDATE_COMPLETE",
+                        "Parameters": [{"ParameterKey": "Role", "ParameterValue": role or ""}],
+                    }
+                ]
+            },
+            {"StackName": "orders-datastore"},
+        )
+    stubber.activate()
+    return client, stubber
+
+
+@pytest.mark.parametrize(
+    ("declared", "actual", "warned"),
+    [("PRIMARY", "SECONDARY", True), ("PRIMARY", "PRIMARY", False), ("SECONDARY", "PRIMARY", True)],
+)
+def test_preflight_warns_when_the_datastore_stack_declares_the_other_role(
+    declared: str, actual: str, warned: bool
+) -> None:
+    from tools.preflight import datastore_stack_findings
+
+    client, stubber = _stubbed_cloudformation(declared)
+    findings = datastore_stack_findings(client, "orders-use1", actual)
+    stubber.assert_no_pending_responses()
+    assert bool(findings) is warned
+    if warned:
+        (finding,) = findings
+        assert finding.level == Level.WARN
+        assert f"orders-datastore declares Role={declared} for orders-use1, which is {actual} today" in finding.line()
+        assert "make switchover" in finding.line()
+
+
+def test_a_replication_group_no_stack_manages_is_not_a_finding() -> None:
+    from tools.preflight import datastore_stack_findings
+
+    client, _ = _stubbed_cloudformation(None, missing=True)
+    assert datastore_stack_findings(client, "orders-use1", "PRIMARY") == []
