@@ -114,7 +114,7 @@ class ReplicationPath:
                 if not data or self._fail_fast():
                     break  # the other end closed (a killed process resets its connections)
                 sink.sendall(data)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: select() on a socket another thread closed
             pass
         for sock in (source, sink):
             with contextlib.suppress(OSError):

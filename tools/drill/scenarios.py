@@ -13,8 +13,10 @@ from tools.drill.network import REPL_TIMEOUT_S
 from tools.drill.world import GLOBAL_ID, DrillWriterHealth, World
 from tools.localredis import free_port
 
-#: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA.
-FAULT_AT_S = 150.0
+#: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA,
+#: and at the timing model's typical phase: region A probes at second 3 and 33 of each minute (30 s
+#: cadence), so its last heartbeat is half a cadence (15 s) old when the fault lands.
+FAULT_AT_S = 138.0
 
 Check = Callable[[World], tuple[str, bool]]
 SWITCHOVER_RESULT = "switchover result: "

@@ -379,7 +379,11 @@ class World:
         for region in all_regions:
             assert self._sfn is not None
             region.state_machine_arn = self._sfn.deploy(
-                region.name, f"{region.stack_name}-probe", definition, functools.partial(self._probe, region)
+                region.name,
+                f"{region.stack_name}-probe",
+                definition,
+                functools.partial(self._probe, region),
+                functools.partial(self._wake_promoter, region),
             )
         self.client = DrillClient(
             self.simulation,
@@ -794,9 +798,20 @@ class World:
                 )
 
     def _deliver(self, region: Region, alarm_name: str, event: dict[str, Any], duplicate: bool) -> None:
-        if not region.alive:
-            return
+        if region.alive:
+            self._invoke_promoter(region, alarm_name, event, duplicate)
 
+    def _wake_promoter(self, region: Region, payload: dict[str, Any]) -> dict[str, Any]:
+        """The state machine's WakePromoter task: an asynchronous (Event) invocation of this region's
+        PromoteFunction with the probe's result, after the Lambda service's delivery delay."""
+        self.event("sns", region.label, "probe wake-up: the state machine invokes PromoteFunction (Event)")
+        self.simulation.after(
+            rto.WAKEUP_TO_LAMBDA_TYPICAL_S,
+            functools.partial(self._deliver, region, "probe wake-up", payload, False),
+        )
+        return {}
+
+    def _invoke_promoter(self, region: Region, alarm_name: str, event: dict[str, Any], duplicate: bool) -> None:
         def invoke() -> None:
             assert region.promote_module is not None
             context = LambdaContext(

@@ -313,6 +313,9 @@ def gather_evidence(
                 signals.append(control_signal)
 
     local = _local_health(series, series_failure)
+    woken = _wakeup_reading(notification)
+    if woken is not None and (local.observed_at is None or woken.checked_at > local.observed_at):
+        local = LocalHealth(1.0, woken.checked_at)  # the waking probe read this replica
     writer_down_since = _writer_down_since(notification, settings, peer_alarm)
     lag = estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
     if series is None and series_failure is not None:
@@ -331,9 +334,13 @@ def gather_evidence(
         peer_region=peer_region,
         peer_control_plane=control_plane,
         peer_activity=activity,
-        recent_heartbeat_age=series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
-        recent_link_up=(
-            series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None
+        recent_heartbeat_age=_freshest(
+            series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
+            (woken.checked_at, woken.heartbeat_age) if woken is not None else None,
+        ),
+        recent_link_up=_freshest(
+            series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None,
+            (woken.checked_at, woken.link_up) if woken is not None and woken.link_up is not None else None,
         ),
         rival=rival,
         writer_unavailable_since=unavailable_since,
@@ -490,6 +497,32 @@ def _peer_probe_signal(
         f"writer's own probe failed its last {len(failed)} probes (since {failed[-1][0].isoformat()})",
         fresh=True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _WakeupReading:
+    checked_at: datetime
+    heartbeat_age: float
+    link_up: float | None
+
+
+def _wakeup_reading(notification: AlarmNotification) -> _WakeupReading | None:
+    """The probe result a state-machine wake-up carries: seconds old, before its metrics are visible."""
+    probe = notification.trigger.get("probe") if notification.trigger.get("wakeup") else None
+    if not isinstance(probe, dict):
+        return None
+    try:
+        checked_at = datetime.fromtimestamp(float(probe["checked_at"]), notification.state_change_time.tzinfo)
+        age = float(probe["heartbeat_age_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    link_up = probe.get("replication_link_up")  # the probe's own verdict (gdfailover.probe)
+    return _WakeupReading(checked_at, age, float(link_up) if link_up in (0, 1) else None)
+
+
+def _freshest(first: Point | None, second: Point | None) -> Point | None:
+    candidates = [point for point in (first, second) if point is not None]
+    return max(candidates, key=lambda point: point[0]) if candidates else None
 
 
 def _unavailable_since(series: ProbeSeries | None) -> datetime | None:
