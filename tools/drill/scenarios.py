@@ -681,9 +681,10 @@ def replicate_from(labels: tuple[str, ...], writer_label: str) -> Check:
     """INFO replication on the real servers: each of ``labels`` is a replica of the writer, link up."""
 
     def check(world: World) -> tuple[str, bool]:
-        port = world.regions[writer_label].server.port
         ok = True
         for label in labels:
+            path = world.paths.get((writer_label, label))
+            port = path.port if path is not None else world.regions[writer_label].server.port
             server = world.regions[label].server
             if not server.running:
                 ok = False

@@ -137,11 +137,14 @@ def parse_state_change_time(text: str, message_id: str | None = None) -> datetim
 
 #: The probe state machine's wake-up (statemachine/probe.asl.json, WakePromoter).
 PROBE_WAKEUP = "heartbeat-stale"
-#: Wake-ups of one incident share one key (Powertools Idempotency on message_id): the writer's last
-#: heartbeat this replica holds (probe time - heartbeat age), to this many seconds. A replica that keeps
-#: reading the same stale heartbeat every probe wakes one decision, and at most one page; a writer that
-#: came back and died again left a newer heartbeat, so that is a new incident.
+#: Wake-ups of one incident share one key per window (Powertools Idempotency on message_id): the writer's
+#: last heartbeat this replica holds (probe time - heartbeat age, to INCIDENT_KEY_GRANULARITY_S) and the
+#: window of the probe time. A replica that keeps reading the same stale heartbeat wakes one decision (and
+#: at most one page) per window, and a new one when the window turns, because the situation may have
+#: changed (a replication break first, the writer's death later); a writer that came back and died again
+#: left a newer heartbeat: a new incident at once.
 INCIDENT_KEY_GRANULARITY_S = 5
+WAKEUP_WINDOW_SECONDS = 300
 
 
 def is_probe_wakeup(event: Any) -> bool:
@@ -160,9 +163,10 @@ def parse_probe_wakeup(
     if age is None or checked_at is None or probe.get("status") != "read_only":
         return NotificationRejected("probe wake-up without a replica's heartbeat age and probe time")
     last_heartbeat = int((checked_at - age) // INCIDENT_KEY_GRANULARITY_S) * INCIDENT_KEY_GRANULARITY_S
+    window = int(checked_at // WAKEUP_WINDOW_SECONDS)
     execution = str(event.get("execution", "?"))[:80]
     return AlarmNotification(
-        message_id=f"probe-wakeup-{region}-{last_heartbeat}",
+        message_id=f"probe-wakeup-{region}-{last_heartbeat}-{window}",
         topic_arn="",
         alarm_name=trigger_alarm_name,
         account_id=account_id,

@@ -208,10 +208,23 @@ def _check_datastore(evidence: Evidence, policy: Policy) -> Decision | None:
     if member.role == MemberRole.PRIMARY:
         return _noop("already-primary", f"{policy.replication_group_id} in {policy.region} is already PRIMARY")
     if datastore.status == STATUS_MODIFYING:
-        return _hold("datastore-modifying", "the Global Datastore is modifying; failover needs it available")
+        return _modifying(evidence)
     if datastore.status != STATUS_AVAILABLE:
         return _refuse("datastore-not-available", f"the Global Datastore is {datastore.status}, not available")
     return None
+
+
+def _modifying(evidence: Evidence) -> Decision:
+    """A modifying datastore while this region's own promotion (another notification's run) is under way
+    is that promotion: nothing to decide. Otherwise wait for it to be available."""
+    latch = evidence.latch
+    if latch is not None and latch.active(evidence.gathered_at) and latch.holder != evidence.notification.message_id:
+        return _noop(
+            "promotion-in-progress",
+            f"this region's promotion is under way (latch taken at {latch.taken_at.isoformat()} by "
+            f"{latch.holder}); the datastore is modifying",
+        )
+    return _hold("datastore-modifying", "the Global Datastore is modifying; failover needs it available")
 
 
 def _check_cooldown(evidence: Evidence, policy: Policy) -> Decision | None:
@@ -245,20 +258,29 @@ def _check_local_replica(evidence: Evidence, policy: Policy) -> Decision | None:
 
 
 def _check_writer_recovered(evidence: Evidence, policy: Policy) -> Decision | None:
-    """A probe after the notification read a heartbeat younger than the trigger threshold: the writer
-    came back (a stall, an in-region failover that finished). Nothing to decide, nobody to page."""
+    """The writer came back (a stall, an in-region failover that finished): a probe here after the alarm
+    read a heartbeat younger than the trigger threshold, or the writer's own probes, which had failed,
+    reach it again. Nothing to decide, nobody to page."""
     latest = evidence.recent_heartbeat_age
     threshold = policy.heartbeat_threshold_seconds
-    if latest is None or threshold is None:
-        return None
-    stamp, age = latest
-    if stamp <= evidence.notification.state_change_time or age > threshold:
-        return None
-    return _noop(
-        "writer-recovered",
-        f"this region's probe at {stamp.isoformat()} read the writer's heartbeat {age:.0f}s old "
-        f"(threshold {threshold:g}s), after the alarm: the writer is back",
-    )
+    if latest is not None and threshold is not None:
+        stamp, age = latest
+        if stamp > evidence.notification.state_change_time and age <= threshold:
+            return _noop(
+                "writer-recovered",
+                f"this region's probe at {stamp.isoformat()} read the writer's heartbeat {age:.0f}s old "
+                f"(threshold {threshold:g}s), after the alarm: the writer is back",
+            )
+    back = evidence.writer_recovered_at
+    reading = next((s for s in _fresh_readings(evidence) if s.source.startswith("peer_probe@")), None)
+    incident_began = evidence.notification.state_change_time - policy.in_region_ceiling
+    if back is not None and reading is not None and reading.vote == Vote.ALIVE and back >= incident_began:
+        return _noop(
+            "writer-recovered",
+            f"the writer's own probe, which had failed, reached it again at {back.isoformat()}: the writer is back "
+            "(an in-region failover or a stall that ended)",
+        )
+    return None
 
 
 def _writer_region_answers(evidence: Evidence) -> bool:

@@ -150,6 +150,8 @@ class Evidence:
     rival: RivalView | None = None
     #: The first of the writer's own failed probes in the current run of failures (None: not readable)
     writer_unavailable_since: datetime | None = None
+    #: The writer's own first successful probe after a run of failures in the lookback (it came back)
+    writer_recovered_at: datetime | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -177,6 +179,7 @@ class Evidence:
             "recent_heartbeat_age": _point_dict(self.recent_heartbeat_age),
             "recent_link_up": _point_dict(self.recent_link_up),
             "rival": self.rival.as_dict() if self.rival else None,
+            "writer_recovered_at": self.writer_recovered_at.isoformat() if self.writer_recovered_at else None,
             "writer_unavailable_since": (
                 self.writer_unavailable_since.isoformat() if self.writer_unavailable_since else None
             ),
@@ -294,11 +297,10 @@ def gather_evidence(
         if alarm_future is not None:
             peer_alarm, alarm_failure = alarm_future.result()
             signals.append(_peer_alarm_signal(peer_alarm, alarm_failure, peer_region or "?"))
-        unavailable_since: datetime | None = None
+        peer_series: ProbeSeries | None = None
         if peer_probe_future is not None:
             peer_series, peer_failure = peer_probe_future.result()
             signals.append(_peer_probe_signal(peer_series, peer_failure, peer_region or "?", now))
-            unavailable_since = _unavailable_since(peer_series)
         control_plane = "not_checked"
         activity: ReplicationGroupActivity | None = None
         rival: RivalView | None = None
@@ -343,7 +345,8 @@ def gather_evidence(
             (woken.checked_at, woken.link_up) if woken is not None and woken.link_up is not None else None,
         ),
         rival=rival,
-        writer_unavailable_since=unavailable_since,
+        writer_unavailable_since=_unavailable_since(peer_series),
+        writer_recovered_at=_recovered_at(peer_series),
         timings_ms=timings,
     )
 
@@ -418,8 +421,9 @@ def _rival_writer_signal(rival: RivalView, threshold: float | None) -> WriterSig
     replicates to it (alive: a partition cut only us off); stale means it lost the writer too."""
     source = f"third_region@{rival.region}"
     age = rival.heartbeat_age_now
-    if age is None or threshold is None:
-        why = rival.metrics_error or "no HeartbeatAge datapoint"
+    answers = rival.reachable is not None and rival.reachable[1] >= 1
+    if age is None or threshold is None or not answers:
+        why = rival.metrics_error or ("no HeartbeatAge datapoint" if answers else "its replica does not answer")
         return WriterSignal(source, Vote.UNKNOWN, f"third region's view unknown: {why}", outside=True)
     if age <= threshold:
         return WriterSignal(
@@ -532,6 +536,15 @@ def _unavailable_since(series: ProbeSeries | None) -> datetime | None:
         return None
     failing = list(itertools.takewhile(lambda point: point[1] < 1, reversed(series.recent_reachable)))
     return failing[-1][0] if failing else None
+
+
+def _recovered_at(series: ProbeSeries | None) -> datetime | None:
+    """The writer's first successful own probe after its latest failed one, if it failed at all."""
+    points = list(series.recent_reachable) if series is not None else []
+    failed = [index for index, (_, value) in enumerate(points) if value < 1]
+    if not failed or failed[-1] == len(points) - 1:
+        return None
+    return points[failed[-1] + 1][0]
 
 
 def _transient(failure: CallFailure) -> bool:
