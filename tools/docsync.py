@@ -65,16 +65,6 @@ def _total(which: int) -> str:
     return f"{_model().total()[which]:.0f}"
 
 
-def _cumulative_step(step_name: str, which: int) -> str:
-    """T+ at the end of a step of the critical path (typical = 0, worst = 1), as `make rto` prints it."""
-    total = 0.0
-    for step in _model().steps():
-        total += step.worst_s if which else step.typical_s
-        if step.name == step_name:
-            return f"{total:.0f}"
-    raise KeyError(f"tools/rto.py has no step {step_name!r}")
-
-
 def state_machine_month(kind: str) -> str:
     """The Step Functions line of `make rto` for EXPRESS or STANDARD at the template defaults."""
     model = TimingModel.from_parameters({**parameter_defaults(_template()), "StateMachineType": kind})
@@ -168,21 +158,6 @@ QUOTES: tuple[Quote, ...] = (
         lambda: _monthly(role="SECONDARY"),
     ),
     Quote("docs/three-regions.md", r"`make rto`: \$([\d.]+)\s+for the PRIMARY-record stack", _monthly),
-    Quote(
-        "docs/three-regions.md",
-        r"trigger fires at T\+(\d+) s typical",
-        lambda: _cumulative_step("trigger alarm evaluated -> ALARM", 0),
-    ),
-    Quote(
-        "docs/three-regions.md",
-        r"T\+(\d+) s worst after the writer dies",
-        lambda: _cumulative_step("trigger alarm evaluated -> ALARM", 1),
-    ),
-    Quote(
-        "docs/three-regions.md",
-        r"has decided by T\+(\d+) s worst",
-        lambda: _cumulative_step("promoter gathers evidence, decides", 1),
-    ),
 )
 
 

@@ -235,8 +235,12 @@ def invoke_function(
 
 
 def fresh(event: Any, now: datetime | None = None) -> Any:
-    """The event with every SNS-wrapped alarm's StateChangeTime 30 s before ``now`` (Timestamp: now)."""
+    """The event with every SNS-wrapped alarm's StateChangeTime 30 s before ``now`` (Timestamp: now), or a
+    probe wake-up's probe time 30 s before ``now``."""
     now = now or datetime.now(UTC)
+    probe = event.get("probe") if isinstance(event, dict) and event.get("wakeup") else None
+    if isinstance(probe, dict):
+        probe["checked_at"] = (now - timedelta(seconds=30)).timestamp()
     for record in event.get("Records", []) if isinstance(event, dict) else []:
         sns = record.get("Sns") if isinstance(record, dict) else None
         if not isinstance(sns, dict):

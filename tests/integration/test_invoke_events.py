@@ -35,6 +35,10 @@ DOCUMENTED = {
     ),
     "promote-ok.json": ({"decision": "noop", "code": "not-alarm"},) * 2,
     "promote-foreign-alarm.json": ({"decision": "noop", "code": "foreign-alarm"},) * 2,
+    "promote-wakeup.json": (
+        {"decision": "noop", "code": "stale"},
+        {"decision": "promote", "code": "promote", "acted": False},
+    ),
 }
 
 

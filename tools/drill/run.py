@@ -55,8 +55,8 @@ def observed_decisions(runs: list[PromoterRun]) -> tuple[str, ...]:
     trigger notification of one incident counts once."""
     decisions: list[str] = []
     for run in runs:
-        if run.result.get("decision") == "noop":
-            continue
+        if run.result.get("decision") == "noop" or run.result.get("replayed"):
+            continue  # a replay repeats a decision already counted
         decision = f"{run.result.get('decision')}:{run.result.get('code')}"
         if not decisions or decisions[-1] != decision:
             decisions.append(decision)
@@ -73,7 +73,8 @@ def observed_per_region(runs: list[PromoterRun]) -> tuple[str, ...]:
     for label in sorted({run.region for run in runs}):
         for run in runs:
             waited = SUCCESSION_WAIT in (run.record or {}).get("hold_history", [])
-            if run.region != label or (run.result.get("decision") == "noop" and not waited):
+            quiet = run.result.get("decision") == "noop" and not waited
+            if run.region != label or run.result.get("replayed") or quiet:
                 continue
             decision = f"{label}:{run.result.get('decision')}:{run.result.get('code')}"
             if decision not in decisions:
@@ -107,7 +108,13 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
     log_path = LOG_DIR / f"{scenario.name}.log"
     errors: list[str] = []
     with log_path.open("w", encoding="utf-8") as log, CapturingStdout.for_run(log) as stdout:
-        world = World(scenario.name, scenario.overrides, stdout, regions=scenario.regions)
+        world = World(
+            scenario.name,
+            scenario.overrides,
+            stdout,
+            regions=scenario.regions,
+            writer_in_us_east_1=scenario.writer_in_us_east_1,
+        )
         with world.running():
             world.duplicate_deliveries = scenario.duplicate_deliveries
             scenario.inject(world)

@@ -8,7 +8,7 @@ on an emulator. :func:`wait_until_primary` works with either.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -79,7 +79,8 @@ class GlobalDatastore:
 #: (TestFailover API reference: "Failover from primary node <id> to replica node <id> completed",
 #: "Recovering cache nodes <id>", "Finished recovery for cache nodes <id>").
 IN_REGION_FAILOVER_EVENT = re.compile(
-    r"failover from primary node|failover to replica node|recovering cache nodes", re.I
+    r"test failover api called|failover from (primary|master) node|failover to replica node|recovering cache nodes",
+    re.I,
 )
 IN_REGION_RECOVERED_EVENT = re.compile(r"finished recovery for cache nodes", re.I)
 
@@ -234,11 +235,13 @@ def wait_until_primary(
     clock: Clock,
     timeout_seconds: float,
     interval_seconds: float = 5.0,
+    on_poll: Callable[[], None] | None = None,
 ) -> WaitResult:
     """Poll until ``replication_group_id`` is the PRIMARY member (the datastore may still be modifying).
 
     No boto3 waiter exists for global datastores, hence this loop. It never waits past
     ``timeout_seconds``; describe errors during the failover are expected and only remembered.
+    ``on_poll`` runs after every poll that did not find it PRIMARY yet.
     """
     return _poll(
         api,
@@ -247,6 +250,7 @@ def wait_until_primary(
         clock=clock,
         timeout_seconds=timeout_seconds,
         interval_seconds=interval_seconds,
+        on_poll=on_poll,
     )
 
 
@@ -280,6 +284,7 @@ def _poll(
     timeout_seconds: float,
     interval_seconds: float,
     want_detached: bool = False,
+    on_poll: Callable[[], None] | None = None,
 ) -> WaitResult:
     started = clock.monotonic()
     polls = 0
@@ -302,4 +307,6 @@ def _poll(
         elapsed = clock.monotonic() - started
         if elapsed + interval_seconds > timeout_seconds:
             return WaitResult(WaitStatus.TIMED_OUT, elapsed, polls, last_seen, last_error)
+        if on_poll is not None:
+            on_poll()
         clock.sleep(interval_seconds)

@@ -32,6 +32,10 @@ from gdfailover.signals import DIM_DECISION, PROMOTION_DECISION
 EVIDENCE_ROUND_SECONDS = 15.0
 #: Poll interval while waiting for this member to become PRIMARY.
 POLL_INTERVAL_SECONDS = 5.0
+#: While the promotion runs, HealthCheckStatus 1 is published again this often: the writer alarm reads
+#: Maximum per minute, so a slow promotion (the old region unreachable) keeps this record healthy instead of
+#: falling back to the dead writer's record a minute after the first datapoint.
+REANNOUNCE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +191,7 @@ class Promoter:
                 clock=self._clock,
                 timeout_seconds=self._wait_budget(deadline),
                 interval_seconds=POLL_INTERVAL_SECONDS,
+                on_poll=self._reannouncer() if action["health_datapoint"] == "published" else None,
             )
             action |= {
                 "result": "primary" if wait.status == WaitStatus.PRIMARY else "unconfirmed",
@@ -268,6 +273,17 @@ class Promoter:
             return f"failed: {error}"
         return "published"
 
+    def _reannouncer(self) -> Callable[[], None]:
+        last = self._clock.monotonic()
+
+        def reannounce() -> None:
+            nonlocal last
+            if self._clock.monotonic() - last >= REANNOUNCE_SECONDS:
+                last = self._clock.monotonic()
+                self._announce_writer()
+
+        return reannounce
+
     def _wait_budget(self, deadline: float) -> float:
         return max(0.0, min(float(self._settings.failover_wait_seconds), deadline - self._clock.monotonic()))
 
@@ -323,7 +339,10 @@ class DecisionPublisher:
         document = record.as_dict()
         self.log(f"promotion decision: {record.decision.outcome.value} ({record.decision.code})", document)
         self.count(record.decision.outcome.value)
-        if self.notifier is not None and record.decision.outcome != Outcome.NOOP:
+        # A page for what needs a human or tells them what was done: a promotion (or would-be one) and a
+        # refusal. A noop or a hold is a wake-up that did not pan out (a lost probe, a stall, a failover
+        # inside the writer's region): logged and counted, nobody paged.
+        if self.notifier is not None and record.decision.outcome in (Outcome.PROMOTE, Outcome.REFUSE):
             try:
                 self.notifier.publish(record.subject, document)
             except AwsCallError as error:
