@@ -106,8 +106,9 @@ def _series(*values: float) -> ProbeSeries:
 
 
 def test_the_ceiling_counts_from_the_first_failed_probe_of_the_current_run() -> None:
-    assert _unavailable_since(_series(1, 1, 0, 0, 0)) == T0 + timedelta(seconds=60)
-    assert _unavailable_since(_series(0, 1, 0)) == T0 + timedelta(seconds=60)
+    """The end of its 5 s bucket: never before the probe ran, so the ceiling is never shorter than it says."""
+    assert _unavailable_since(_series(1, 1, 0, 0, 0)) == T0 + timedelta(seconds=65)
+    assert _unavailable_since(_series(0, 1, 0)) == T0 + timedelta(seconds=65)
     assert _unavailable_since(_series(1, 1)) is None
     assert _unavailable_since(None) is None
 

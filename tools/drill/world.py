@@ -821,6 +821,9 @@ class World:
                 timeout_s=900,
                 invoked_function_arn=f"arn:aws:lambda:{region.name}:{ACCOUNT_ID}:function:{region.stack_name}-promote",
             )
+            # Its bounded API calls take wall time in AWS but none here: spend the model's typical
+            # evidence round (DECISION_TYPICAL_S) on the virtual clock before it decides.
+            self.simulation.actor_sleep(rto.DECISION_TYPICAL_S)
             started = self.simulation.now
             with self.stdout.capture() as output:
                 response = region.promote_module.lambda_handler(event, context)
