@@ -133,7 +133,11 @@ def client_for(
 
 
 def promote_b(servers: dict[str, RedisServer]) -> None:
-    """What FailoverGlobalReplicationGroup does underneath: B becomes the writer, A its replica."""
+    """What FailoverGlobalReplicationGroup does underneath: B becomes the writer, A its replica (after B
+    acknowledged every write A took, as a planned switchover waits for)."""
+    if servers["A"].running:
+        with servers["A"].client() as writer:
+            writer.execute_command("WAIT", 1, 2000)
     servers["B"].replicate_from(None)
     servers["A"].replicate_from(servers["B"])
     servers["A"].wait_in_sync()

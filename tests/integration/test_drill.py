@@ -100,14 +100,26 @@ def test_default_scenario_loses_no_acknowledged_write(default_run: ScenarioResul
 
 
 def test_default_scenario_rto_is_within_the_timing_model(default_run: ScenarioResult) -> None:
-    """The drill measures the chain `make rto` models: its RTO falls inside the typical-worst band (the
-    drill runs the sourced typical promotion and typical delays, so it lands near the typical end)."""
+    """The drill measures the chain `make rto` models, at the model's typical phase (FAULT_AT_S) with its
+    typical delays: its RTO falls in the typical-worst band. The model adds half the record TTL for a
+    resolver's cache; the drill's client re-resolves on reconnect, so it may land up to that much sooner."""
     model = _model()
     (outage,) = default_run.outages
     assert outage is not None, "client writes never recovered"
     typical, worst = model.total()
-    assert model.decided_after()[0] + rto.PROMOTION_TYPICAL_S <= outage <= worst
-    assert abs(outage - typical) <= model.probe_cadence_s + model.record_ttl_s
+    assert typical - model.record_ttl_s / 2 <= outage <= worst
+
+
+def test_a_writer_that_dies_in_a_region_whose_apis_answer_waits_for_the_in_region_ceiling() -> None:
+    result = run_scenario(CATALOGUE["primary-redis-dies"], progress=None)
+    model = _model()
+    (outage,) = result.outages
+    assert outage is not None
+    typical, worst = model.total("in-region")
+    assert typical - model.record_ttl_s / 2 <= outage <= worst
+    promoted = next(run for run in result.promoter_runs if run.result.get("decision") == "promote")
+    assert "in-region-ceiling" in (promoted.record or {}).get("hold_history", [])
+    assert promoted.at - result.fault_at <= model.in_region_ceiling_s  # woken early, it held in one run
 
 
 def test_default_scenario_timeline_shows_the_whole_chain(default_run: ScenarioResult) -> None:
@@ -145,5 +157,12 @@ def test_every_run_in_one_process_keeps_its_decision_records(default_run: Scenar
     later = run_scenario(CATALOGUE["primary-redis-dies"], progress=None)
     for result in (default_run, later):
         assert result.promoter_runs, result.scenario_name
-        assert all(run.record is not None for run in result.promoter_runs), result.scenario_name
+        # a concurrent duplicate (in progress) or a replay decides nothing new, so it logs no record
+        decided = [
+            run
+            for run in result.promoter_runs
+            if run.result.get("code") != "duplicate-in-progress" and not run.result.get("replayed")
+        ]
+        assert decided, result.scenario_name
+        assert all(run.record is not None for run in decided), result.scenario_name
         assert not result.errors

@@ -24,7 +24,7 @@ from gdfailover.decision import Outcome, Policy
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.evidence import EvidenceSources
 from gdfailover.ledger import PromotionLedger
-from gdfailover.promoter import DecisionRecord, Promoter
+from gdfailover.promoter import POLL_INTERVAL_SECONDS, DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.succession import RivalView
 from tests import conftest
@@ -106,6 +106,27 @@ def seed_replication_link(now: datetime, values: tuple[float, ...]) -> None:
     boto3.client("cloudwatch", region_name=SECONDARY_REGION).put_metric_data(Namespace="Custom/Redis", MetricData=data)
 
 
+def seed_writer_probes(now: datetime, failing_for: timedelta = timedelta(seconds=180)) -> None:
+    """The writer region's own probe (30 s cadence): reaching its Redis, then failing for ``failing_for``
+    (longer than the in-region ceiling by default: the writer is gone, not moving)."""
+    dimensions = [
+        {"Name": "service", "Value": "gds-failover"},
+        {"Name": "ReplicationGroupId", "Value": PRIMARY_RG},
+    ]
+    stamps = [now - timedelta(seconds=seconds) for seconds in range(300, 0, -30)]
+    data = [
+        {
+            "MetricName": "Reachable",
+            "Dimensions": dimensions,
+            "Timestamp": stamp,
+            "Value": 0.0 if now - stamp <= failing_for else 1.0,
+            "StorageResolution": 1,
+        }
+        for stamp in stamps
+    ]
+    boto3.client("cloudwatch", region_name=PRIMARY_REGION).put_metric_data(Namespace="Custom/Redis", MetricData=data)
+
+
 def set_peer_writer_alarm(state: str) -> None:
     put_writer_alarm(PRIMARY_REGION, PEER_WRITER_ALARM, state)
 
@@ -145,6 +166,9 @@ class World:
             peer_alarms=lambda region: Alarms(boto3.client("cloudwatch", region_name=region, config=BOUNDED_CONFIG)),
             health_checks=Route53HealthChecks(boto3.client("route53", config=BOUNDED_CONFIG)),
             ledger=self.ledger,
+            peer_probe_metrics=lambda region: ProbeMetrics(
+                boto3.client("cloudwatch", region_name=region, config=BOUNDED_CONFIG), "Custom/Redis", "gds-failover"
+            ),
             rival=(lambda member, now: rival) if rival is not None else None,
         )
         return Promoter(
@@ -173,6 +197,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         now = datetime.now(UTC).replace(microsecond=0)
         create_ledger_table()
         seed_probe_metrics(now)
+        seed_writer_probes(now)
         set_peer_writer_alarm("ALARM")
         ledger = PromotionLedger(boto3.client("dynamodb", region_name=SECONDARY_REGION), TABLE)
         yield World(now, FakeClock(now), GdsEmulator(), ledger)
@@ -224,6 +249,7 @@ def test_a_redelivery_after_the_promotion_is_a_noop(world: World) -> None:
 
 def test_a_blip_the_writer_alarm_calls_ok_is_refused(world: World) -> None:
     set_peer_writer_alarm("OK")
+    seed_writer_probes(world.now, failing_for=timedelta(0))  # its own probes reach it too
     record = world.run()
     assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "writer-alive")
     assert world.emulator.failover_calls == []
@@ -252,9 +278,12 @@ def test_route53_saying_the_writer_is_healthy_refuses(world: World) -> None:
         CallerReference="writer",
         HealthCheckConfig={"Type": "HTTPS", "FullyQualifiedDomainName": "example.com", "Port": 443},
     )["HealthCheck"]["Id"]
-    # moto reports every checker healthy: Route 53 healthy + writer alarm ALARM = views disagree
+    # moto reports every checker healthy; the writer's own probes reach it: the writer alarm's ALARM is stale
+    seed_writer_probes(world.now, failing_for=timedelta(0))
     record = world.run(settings(peer_health_check_id=health_check, hold_retry_attempts=1))
-    assert (record.decision.outcome, record.decision.code) == (Outcome.HOLD, "vantages-disagree")
+    assert (record.decision.outcome, record.decision.code) == (Outcome.REFUSE, "writer-alive")
+    route53 = next(s for s in record.evidence.writer_signals if s.source == "route53")
+    assert (route53.vote.value, route53.outside) == ("alive", True)
     assert world.emulator.failover_calls == []
 
 
@@ -379,16 +408,34 @@ def test_announcing_can_be_switched_off(world: World) -> None:
 
 
 def test_a_multi_az_failover_in_the_writer_region_holds_then_promotes_once_the_grace_is_over(world: World) -> None:
-    world.emulator.group_status[PRIMARY_RG] = "modifying"
+    """The group stays available (as ElastiCache shows it); the event seen 30 s ago extends the hold to
+    120 s after it, past the in-region ceiling counted from the alarm (40 s ago): timed re-checks of 15 s."""
     world.emulator.events.append(
-        (world.now - timedelta(seconds=30), f"{PRIMARY_RG}-001", "cache-cluster", "Recovering cache nodes 0001")
+        (
+            world.now - timedelta(seconds=30),
+            f"{PRIMARY_RG}-001",
+            "cache-cluster",
+            "Test Failover API called for node group 0001",
+        )
     )
     record = world.run(settings(hold_retry_attempts=10, hold_retry_delay_seconds=15))
-    assert set(record.hold_history) == {"in-region-failover"}
-    # 120 s grace from the event: 30 s had passed, so 6 re-checks of 15 s, then the evidence decides
-    assert len(record.hold_history) == 6
+    assert set(record.hold_history) <= {"in-region-failover", "in-region-ceiling"}
+    assert "in-region-failover" in record.hold_history
+    # held until 120 s after the event, then one poll of the failover wait
+    assert sum(world.clock.slept) == pytest.approx(90 + POLL_INTERVAL_SECONDS, abs=1)
     assert (record.decision.outcome, record.decision.code) == (Outcome.PROMOTE, "promote")
-    assert record.as_dict()["evidence"]["peer_activity"]["status"] == "modifying"
+    assert record.as_dict()["evidence"]["peer_activity"]["status"] == "available"
+
+
+def test_the_in_region_ceiling_holds_a_writer_whose_region_answers_even_without_any_event(world: World) -> None:
+    """No event, group available, the writer's own probes failing for 60 s: the ceiling (120 s from its first
+    failed probe) holds whatever DescribeEvents shows, then the evidence decides."""
+    seed_writer_probes(world.now, failing_for=timedelta(seconds=60))
+    record = world.run(settings(hold_retry_attempts=10, hold_retry_delay_seconds=15))
+    assert set(record.hold_history) == {"in-region-ceiling"}
+    # 120 s from the end of its first failed probe's 5 s bucket (60 s ago), then one poll of the wait
+    assert sum(world.clock.slept) == pytest.approx(65 + POLL_INTERVAL_SECONDS, abs=1)
+    assert (record.decision.outcome, record.decision.code) == (Outcome.PROMOTE, "promote")
 
 
 def test_three_regions_the_lower_priority_secondary_waits_the_grace_then_promotes(world: World) -> None:

@@ -153,7 +153,7 @@ def test_the_answer_follows_the_health_checks_lag_and_a_lost_region() -> None:
     route53 = _route53(regions)
     # B becomes the healthy writer at 100 s; Route 53 sees it HEALTH_LAG_S later.
     _set(cast(EmulatedAlarm, alarms["B"]), "OK", 100.0)
-    route53.region_lost_at["us-east-1"] = 90.0
+    route53.region_lost_at[regions["A"].name] = 90.0
     assert route53.answer(100.0 + HEALTH_LAG_S - 1).target == regions["A"].endpoint_name  # none healthy: A
     assert route53.answer(100.0 + HEALTH_LAG_S).target == regions["B"].endpoint_name
     # A's alarm says OK but its region is gone: unhealthy from the loss on (as Route 53 sees it)

@@ -24,6 +24,7 @@ import contextlib
 import select
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -79,12 +80,37 @@ class ReplicationPath:
                     sock.close()
 
     def _accept(self) -> None:
+        self._listener.settimeout(0.05)
         while not self._closed.is_set():
+            if self._fail_fast():
+                self._refuse_while_silent()
+                continue
             try:
                 downstream, _ = self._listener.accept()
+            except TimeoutError:
+                continue
             except OSError:
-                return
+                if self._closed.is_set():
+                    return
+                continue
+            downstream.settimeout(None)
             threading.Thread(target=self._connect, args=(downstream,), daemon=True).start()
+
+    def _refuse_while_silent(self) -> None:
+        """Client paths: reset every connection and refuse new ones (nothing listens on the port) until
+        the server answers again, so a client fails before it even builds a TLS context."""
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.close()
+            self._sockets.clear()
+        while self._fail_fast() and not self._closed.is_set():
+            time.sleep(0.02)
+        if not self._closed.is_set():
+            self._listener = socket.create_server(("127.0.0.1", self.port))
+            self._listener.settimeout(0.05)
 
     def _connect(self, downstream: socket.socket) -> None:
         # Behind a blackhole the replica's connection attempt gets nowhere: wait until the path heals.

@@ -14,9 +14,10 @@ from tools.drill.world import GLOBAL_ID, DrillWriterHealth, World
 from tools.localredis import free_port
 
 #: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA,
-#: and at the timing model's typical phase: region A probes at second 3 and 33 of each minute (30 s
-#: cadence), so its last heartbeat is half a cadence (15 s) old when the fault lands.
-FAULT_AT_S = 138.0
+#: and at the timing model's typical phase (30 s cadence): region A probes at seconds 3 and 33 of each
+#: minute and region B at 11 and 41, so A's last heartbeat is 13 s old when the fault lands and B's next
+#: probe after it passes the 55 s threshold comes 15 s later (T+55, as `make rto`'s typical).
+FAULT_AT_S = 136.0
 
 Check = Callable[[World], tuple[str, bool]]
 SWITCHOVER_RESULT = "switchover result: "
@@ -36,7 +37,7 @@ class Scenario:
     checks: tuple[Check, ...] = ()
     duplicate_deliveries: bool = False
     regions: int = 2  # 3: the three-region deployment of docs/three-regions.md (names start with three-)
-    #: Two regions whose writer is in us-east-1, the region that also serves the Route 53 API
+    #: The writer (region A) in us-east-1, the region that also serves the Route 53 API (else us-east-2)
     writer_in_us_east_1: bool = False
 
 
@@ -800,6 +801,16 @@ CATALOGUE_LIST += (
             replicate_from(("A", "C"), "B"),
             no_lost_writes,
         ),
+    ),
+    Scenario(
+        name="three-us-east-1-outage",
+        summary="Three regions, writer in us-east-1: region A disappears with the Route 53 API; C breaks the tie",
+        expected=("B:promote", C_STANDS_DOWN),
+        inject=lose_primary_region,
+        run_for_s=540.0,
+        regions=3,
+        writer_in_us_east_1=True,
+        checks=(dns_ends_on("B"), failovers(1), failover_calls_from("C", 0), writer_is("B"), no_lost_writes),
     ),
     Scenario(
         name="three-partition",

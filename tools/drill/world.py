@@ -90,21 +90,18 @@ class RegionLayout:
     parameters: dict[str, str] = field(default_factory=dict)  # further per-stack parameter overrides
 
 
-#: Two regions: the writer in us-east-2, so the Route 53 API (served from us-east-1) stays outside both;
-#: TWO_REGIONS_US_EAST_1 is the pair whose writer region also serves the Route 53 API.
+#: The writer (region A) is in us-east-2, so the Route 53 API (served from us-east-1) stays outside the
+#: regions a scenario loses; ``writer_in_us_east_1`` moves it to the region that also serves that API.
 TWO_REGIONS = (
     RegionLayout("A", "us-east-2", "PRIMARY", "drill-use2", "B"),
     RegionLayout("B", "us-west-2", "SECONDARY", "drill-usw2", "A"),
 )
-TWO_REGIONS_US_EAST_1 = (
-    RegionLayout("A", "us-east-1", "PRIMARY", "drill-use1", "B"),
-    RegionLayout("B", "us-west-2", "SECONDARY", "drill-usw2", "A"),
-)
 #: The region that serves the Route 53 API (GetHealthCheckStatus): the control plane lives in us-east-1.
 ROUTE53_API_REGION = "us-east-1"
+US_EAST_1_WRITER = RegionLayout("A", ROUTE53_API_REGION, "PRIMARY", "drill-use1", "B")
 #: The three-region deployment of docs/three-regions.md ("Deploy three regions", priorities B 10, C 20, A 30).
 THREE_REGIONS = (
-    RegionLayout("A", "us-east-1", "PRIMARY", "drill-use1", "B", {"PromotionPriority": "30"}),
+    RegionLayout("A", "us-east-2", "PRIMARY", "drill-use2", "B", {"PromotionPriority": "30"}),
     RegionLayout(
         "B", "us-west-2", "SECONDARY", "drill-usw2", "A", {"SecondaryDnsRank": "first", "PromotionPriority": "10"}
     ),
@@ -172,7 +169,11 @@ class World:
         if regions not in LAYOUTS:
             raise ValueError(f"the drill emulates 2 or 3 regions, not {regions}")
         self.scenario_name = scenario_name
-        self.layout = TWO_REGIONS_US_EAST_1 if writer_in_us_east_1 and regions == 2 else LAYOUTS[regions]
+        layout = LAYOUTS[regions]
+        if writer_in_us_east_1:
+            writer = dataclasses.replace(US_EAST_1_WRITER, parameters=layout[0].parameters)
+            layout = (writer, *layout[1:])
+        self.layout = layout
         #: Second of the minute each region's probe execution starts (a scenario may align two of them).
         self.schedule_offset_s = dict(SCHEDULE_OFFSET_S)
         self.simulation = Simulation()
@@ -820,6 +821,9 @@ class World:
                 timeout_s=900,
                 invoked_function_arn=f"arn:aws:lambda:{region.name}:{ACCOUNT_ID}:function:{region.stack_name}-promote",
             )
+            # Its bounded API calls take wall time in AWS but none here: spend the model's typical
+            # evidence round (DECISION_TYPICAL_S) on the virtual clock before it decides.
+            self.simulation.actor_sleep(rto.DECISION_TYPICAL_S)
             started = self.simulation.now
             with self.stdout.capture() as output:
                 response = region.promote_module.lambda_handler(event, context)
@@ -877,8 +881,8 @@ class World:
         assert self.client is not None
         assert self.datastore is not None
         primary = self.datastore.primary
-        if not primary.server.running:
-            return None
+        if not primary.server.running or primary.server.paused:
+            return None  # no writer answers (a lost or hung region): nothing to compare with
         try:
             with primary.server.client(timeout=5.0) as client:
                 pipeline = client.pipeline(transaction=False)

@@ -18,7 +18,7 @@ from typing import Any, Protocol, TypeVar
 from gdfailover.alarm import AlarmNotification
 from gdfailover.awscall import AwsCallError, ErrorKind, classify
 from gdfailover.clock import Clock
-from gdfailover.cloudwatch import AlarmState, Point, ProbeSeries
+from gdfailover.cloudwatch import RECENT_PERIOD_SECONDS, AlarmState, Point, ProbeSeries
 from gdfailover.config import PromoteSettings
 from gdfailover.elasticache import (
     GlobalDatastore,
@@ -535,7 +535,8 @@ def _unavailable_since(series: ProbeSeries | None) -> datetime | None:
     if series is None or not series.recent_reachable:
         return None
     failing = list(itertools.takewhile(lambda point: point[1] < 1, reversed(series.recent_reachable)))
-    return failing[-1][0] if failing else None
+    # a per-probe datapoint is stamped with the start of its bucket: the probe ran within the bucket
+    return failing[-1][0] + timedelta(seconds=RECENT_PERIOD_SECONDS) if failing else None
 
 
 def _recovered_at(series: ProbeSeries | None) -> datetime | None:
