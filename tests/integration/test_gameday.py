@@ -11,6 +11,7 @@ request against the input shape before the hook sees it. Time is a fake clock th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -275,6 +276,12 @@ def record(decision: str, *, acted: bool, mode: str, code: str = "writer-gone") 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[Path]:
+    with deployed_pair(tmp_path) as samconfig:
+        yield samconfig
+
+
+@contextlib.contextmanager
+def deployed_pair(tmp_path: Path) -> Iterator[Path]:
     """Two deployed stand-in stacks (writer us-east-1, replica us-west-2), their zone and failover records,
     and the game day's FIS templates in the writer's region."""
     with mock_aws():
