@@ -83,9 +83,9 @@ drill-all: venv redis-server ## every drill scenario, as a table
 bench: venv redis-server ## probe latency and cold import benchmark
 	$(BIN)/python -m tools.bench
 
-rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env>]
+rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env>] [MEASURED=<calibrate/gameday report.json>]
 	$(call refuse_old_env,CONFIG_ENV=<samconfig env>)
-	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV))
+	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env $(CONFIG_ENV)) $${GD_MEASURED:+--measured "$$GD_MEASURED"}
 
 invoke: venv ## run a function from template.yaml in-process, AWS emulated: EVENT=events/<f>.json [FN=<LogicalId>] [ENV_VARS=<file>] [FRESH=1] [REAL_AWS=1]
 	$(call refuse_old_env,ENV_VARS=<env-vars.json>)
@@ -120,6 +120,39 @@ verify: venv ## check a deployed pair, read-only: CONFIG_ENV=<env> [MINUTES=10] 
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.verify --config-env $(CONFIG_ENV) $(PEER_ARG) $(if $(MINUTES),--minutes $(MINUTES)) $(if $(PROMOTER_ALARM),--promoter-alarm)
+
+# --- game day in your own account: AWS FIS experiments measured against make rto (docs/gameday.md) ---
+.PHONY: gameday calibrate
+EXPERIMENT ?=
+CONFIRM ?=
+TIMEOUT_MINUTES ?=
+MEASURED ?=
+# The values reach the tools through the environment, never through the shell's parser, and must be names.
+gameday calibrate: export GD_CONFIG_ENV = $(value CONFIG_ENV)
+gameday calibrate: export GD_PEER = $(value PEER)
+gameday calibrate: export GD_MINUTES = $(value MINUTES)
+gameday: export GD_EXPERIMENT = $(value EXPERIMENT)
+gameday: export GD_CONFIRM = $(value CONFIRM)
+gameday: export GD_TIMEOUT = $(value TIMEOUT_MINUTES)
+rto: export GD_MEASURED = $(value MEASURED)
+GAMEDAY_NAMES_CHECK = for pair in "CONFIG_ENV=$$GD_CONFIG_ENV" "PEER=$$GD_PEER" "EXPERIMENT=$$GD_EXPERIMENT" \
+	  "CONFIRM=$$GD_CONFIRM" "TIMEOUT_MINUTES=$$GD_TIMEOUT" "MINUTES=$$GD_MINUTES"; do \
+	  name="$${pair%%=*}"; value="$${pair\#*=}"; \
+	  case "$$name:$$value" in *MINUTES:*[!0-9]*) echo "make $@: $$name must be a whole number of minutes"; exit 2;; \
+	    CONFIRM:*[!A-Za-z0-9/_-]*) echo "make $@: CONFIRM=$$value is not <account>/<datastore>"; exit 2;; CONFIRM:*) ;; \
+	    *:*[!A-Za-z0-9_.-]*) echo "make $@: $$name=$$value is not a name"; exit 2;; esac; done
+
+gameday: venv ## break the writer's region on purpose (AWS FIS), follow and measure the chain: CONFIG_ENV=<env> EXPERIMENT=<name> [CONFIRM=<account>/<datastore>] [TIMEOUT_MINUTES=20]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(GAMEDAY_NAMES_CHECK)
+	@test -n "$$GD_CONFIG_ENV" && test -n "$$GD_EXPERIMENT" || { echo "usage: make gameday CONFIG_ENV=<env> EXPERIMENT=<in-region-failover|writer-unreachable> [CONFIRM=<account>/<datastore>] [TIMEOUT_MINUTES=<n>] [PEER=<env>]"; exit 2; }
+	@$(BIN)/python -m tools.gameday --config-env "$$GD_CONFIG_ENV" --experiment "$$GD_EXPERIMENT" $${GD_PEER:+--peer "$$GD_PEER"} $${GD_CONFIRM:+--confirm "$$GD_CONFIRM"} $${GD_TIMEOUT:+--timeout-minutes "$$GD_TIMEOUT"}
+
+calibrate: venv ## measure, read-only, the delays make rto assumes (EMF, alarm evaluation, Route 53): CONFIG_ENV=<env> [MINUTES=5]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(GAMEDAY_NAMES_CHECK)
+	@test -n "$$GD_CONFIG_ENV" || { echo "usage: make calibrate CONFIG_ENV=<env> [MINUTES=<n>] [PEER=<env>]"; exit 2; }
+	@$(BIN)/python -m tools.calibrate --config-env "$$GD_CONFIG_ENV" $${GD_PEER:+--peer "$$GD_PEER"} $${GD_MINUTES:+--minutes "$$GD_MINUTES"}
 
 clean: ## remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

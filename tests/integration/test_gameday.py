@@ -704,3 +704,20 @@ def test_no_template_deployed_is_one_line(pair: Path) -> None:
     code, out = run(pair, new_world(), "--experiment", "writer-unreachable")
     assert code == 2
     assert out.splitlines()[-1].startswith("gameday: no FIS experiment template writer-unreachable for ldgnf-orders")
+
+
+def test_a_start_whose_answer_is_lost_finds_its_experiment_by_tag_and_stops_it(pair: Path) -> None:
+    world = unreachable_world("dry-run")
+    moto_clients = world.clients()
+
+    def lose_the_answer(**_: Any) -> None:
+        raise KeyboardInterrupt  # FIS started it; Ctrl-C before the answer was read
+
+    moto_clients("fis", PRIMARY_REGION).meta.events.register("after-call.fis.StartExperiment", lose_the_answer)
+    code, out = run(pair, world, "--experiment", "writer-unreachable", clients=moto_clients)
+    assert code == 2
+    (experiment,) = experiments()
+    assert out.splitlines()[-1] == (
+        f"gameday: interrupted while starting; experiment {experiment['id']} it started was stopped"
+    )
+    assert experiment["state"]["status"] == "stopped"

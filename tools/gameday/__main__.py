@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import sys
 import time
 import uuid
@@ -51,6 +52,7 @@ TERMINAL = frozenset({"completed", "stopped", "failed", "cancelled"})
 #: States in which FIS ended the experiment before its actions ran their course: nothing more will come.
 ENDED_EARLY = frozenset({"stopped", "failed", "cancelled"})
 STOP_ATTEMPTS = 3
+RUN_TAG = "gds-failover-gameday-run"
 STOP_WAIT_S = 120.0
 
 Preflight = Callable[[SamConfig, str, ClientFactory, datetime, "str | None"], list[Finding]]
@@ -255,6 +257,40 @@ class ExperimentRun:
             self._clock.sleep(seconds)
 
 
+def start(clients: ClientFactory, region: str, template_id: str, name: str, clock: Clock) -> ExperimentRun:
+    """StartExperiment; when its answer is lost (Ctrl-C, a timeout), the experiment it may have started is
+    looked up by this run's tag and stopped, so that nothing keeps running unseen."""
+    fis = clients("fis", region)
+    run_id = uuid.uuid4().hex[:12]
+    try:
+        response = fis.start_experiment(
+            clientToken=run_id,
+            experimentTemplateId=template_id,
+            tags={RUN_TAG: run_id, EXPERIMENT_TAG: name},
+        )
+        return ExperimentRun(clients, region, str(response["experiment"]["id"]), clock)
+    except (Exception, KeyboardInterrupt) as failure:
+        stray = _started_by(fis, template_id, run_id)
+        problem = stray and ExperimentRun(clients, region, stray, clock).stop()
+        detail = f"; experiment {stray} it started was stopped" if stray and not problem else ""
+        if problem:
+            detail = f"; {problem}: aws fis stop-experiment --id {stray} --region {region}"
+        if isinstance(failure, KeyboardInterrupt):
+            raise UsageError(f"interrupted while starting{detail}") from None
+        raise UsageError(describe_error("StartExperiment", failure) + detail) from None
+
+
+def _started_by(fis: Any, template_id: str, run_id: str) -> str | None:
+    try:
+        for page in fis.get_paginator("list_experiments").paginate(experimentTemplateId=template_id):
+            for item in page.get("experiments") or []:
+                if (item.get("tags") or {}).get(RUN_TAG) == run_id:
+                    return str(item["id"])
+    except Exception:  # noqa: S110 - nothing found is what the caller reports
+        pass
+    return None
+
+
 def _print_event(event: ChainEvent, fault_at: datetime | None, started: datetime, out: Callable[[str], None]) -> None:
     stamp = f"T{(event.at - (fault_at or started)).total_seconds():+5.0f}s"
     label = {"fault": "FAULT", "promoter": "PROMOTER"}.get(event.kind, event.kind)
@@ -349,22 +385,13 @@ def _run(
     confirm(f"{account}/{gds}", args.confirm, ask, sys.stdin.isatty() if interactive is None else interactive)
 
     started = clock.now()
-    run_id = uuid.uuid4().hex[:12]
-    try:
-        response = clients("fis", writer.region).start_experiment(
-            clientToken=run_id,
-            experimentTemplateId=str(template["id"]),
-            tags={"gds-failover-gameday-run": run_id, EXPERIMENT_TAG: experiment.name},
-        )
-    except Exception as failure:
-        raise UsageError(describe_error("StartExperiment", failure)) from None
-    run = ExperimentRun(clients, writer.region, str(response["experiment"]["id"]), clock)
-    out(f"started FIS experiment {run.id}; Ctrl-C stops it. Following the chain:")
+    run = start(clients, writer.region, str(template["id"]), experiment.name, clock)
     watcher = ChainWatcher(
         clients, writer=writer, peer=peer, global_replication_group_id=gds, experiment_id=run.id, since=started
     )
     outcome, problem = "timeout", None
     try:
+        out(f"started FIS experiment {run.id}; Ctrl-C stops it. Following the chain:")
         while True:
             now = clock.now()
             for event in watcher.poll(now):
@@ -470,5 +497,10 @@ def _finish(
     return OK if verdict.passed else CHECK_FAILED
 
 
+def _terminate_like_ctrl_c(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt  # a cancelled CI job stops the experiment as Ctrl-C does
+
+
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminate_like_ctrl_c)
     sys.exit(main())
