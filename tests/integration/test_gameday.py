@@ -520,6 +520,8 @@ def test_in_region_failover_passes_without_a_cross_region_promotion(pair: Path) 
     assert "ElastiCache event: Failover from primary node" in out
     assert "hold (in-region-failover)" in out
     assert "in-region failover, no cross-region promotion -> PASS" in out
+    # a quiet minute says the watch goes on, and where the chain stands
+    assert "(watching: experiment completed, writer orders-use1, record -> master.orders-use1" in out
     steps = {step["step"]: step for step in report(pair)["steps"]}
     assert steps["in-region failover seen (node role or event)"]["measured_t_plus_s"] == 33  # the event's own stamp
     assert steps["writer's probe healthy again (A)"]["measured_step_s"] == pytest.approx(40, abs=10)

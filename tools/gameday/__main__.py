@@ -53,6 +53,8 @@ TERMINAL = frozenset({"completed", "stopped", "failed", "cancelled"})
 ENDED_EARLY = frozenset({"stopped", "failed", "cancelled"})
 STOP_ATTEMPTS = 3
 RUN_TAG = "gds-failover-gameday-run"
+#: With nothing new for this long, one line says the watch goes on and where the chain stands.
+QUIET_LINE_S = 60.0
 STOP_WAIT_S = 120.0
 
 Preflight = Callable[[SamConfig, str, ClientFactory, datetime, "str | None"], list[Finding]]
@@ -291,6 +293,16 @@ def _started_by(fis: Any, template_id: str, run_id: str) -> str | None:
     return None
 
 
+def _quiet_line(watcher: ChainWatcher, now: datetime, started: datetime) -> str:
+    state = watcher.state
+    stamp = f"T{(now - (state.fault_at or started)).total_seconds():+5.0f}s"
+    decisions = len(state.peer_decisions)
+    return (
+        f"  {stamp}  {'':8} {'':8} (watching: experiment {state.experiment_status or '?'}, writer "
+        f"{state.writer_group or '?'}, record -> {state.dns_answer or '?'}, {decisions} peer decision(s))"
+    )
+
+
 def _print_event(event: ChainEvent, fault_at: datetime | None, started: datetime, out: Callable[[str], None]) -> None:
     stamp = f"T{(event.at - (fault_at or started)).total_seconds():+5.0f}s"
     label = {"fault": "FAULT", "promoter": "PROMOTER"}.get(event.kind, event.kind)
@@ -392,10 +404,17 @@ def _run(
     outcome, problem = "timeout", None
     try:
         out(f"started FIS experiment {run.id}; Ctrl-C stops it. Following the chain:")
+        last_output = started
         while True:
             now = clock.now()
-            for event in watcher.poll(now):
+            new = watcher.poll(now)
+            for event in new:
                 _print_event(event, watcher.state.fault_at, started, out)
+            if new:
+                last_output = now
+            elif (now - last_output).total_seconds() >= QUIET_LINE_S:
+                last_output = now
+                out(_quiet_line(watcher, now, started))
             if expectation.reached(watcher.state):
                 outcome = "end state reached"
                 break
@@ -469,7 +488,7 @@ def _finish(
         "experiment_id": run.id,
         "experiment_final_status": run.final_status or None,
         "account": account,
-        "global_replication_group_id": watcher._gds,
+        "global_replication_group_id": watcher.global_replication_group_id,
         "writer": side_dict(state.writer),
         "peer": side_dict(state.peer),
         "promotion_mode": state.peer.stack.parameters.get("PromotionMode", "auto"),

@@ -116,7 +116,7 @@ class ChainWatcher:
     ) -> None:
         self._clients = clients
         self.state = ChainState(writer=writer, peer=peer, writer_group=writer.group, dns_answer=writer.endpoint)
-        self._gds = global_replication_group_id
+        self.global_replication_group_id = global_replication_group_id
         self._experiment_id = experiment_id
         self._since = since
         self._seen: set[tuple[Any, ...]] = set()
@@ -330,7 +330,9 @@ class ChainWatcher:
         failure: Exception | None = None
         for side in (self.state.peer, self.state.writer):
             try:
-                datastore = ElastiCacheGlobalDatastores(self._clients("elasticache", side.region)).describe(self._gds)
+                datastore = ElastiCacheGlobalDatastores(self._clients("elasticache", side.region)).describe(
+                    self.global_replication_group_id
+                )
             except Exception as error:  # the other region may answer
                 failure = error
                 continue
