@@ -192,3 +192,23 @@ def test_measured_promotion_moves_the_total_and_an_empty_report_changes_nothing(
     code, out, _ = rto_run("--measured", str(path))
     assert code == 0
     assert "none: the file holds no measurement; every assumption stays" in out
+
+
+def test_the_confirmation_must_name_the_account_and_the_datastore() -> None:
+    token = "123456789012/ldgnf-orders"
+    gameday.confirm(token, token, ask=lambda _: "", interactive=False)  # CI: the flag names both
+    gameday.confirm(token, None, ask=lambda prompt: token if token in prompt else "", interactive=True)
+    refusals = [
+        (f"{token}x", lambda _: "", False, "does not name this account and datastore"),
+        (None, lambda _: token, False, f"no terminal to confirm on: pass CONFIRM={token}"),
+        (None, lambda _: "yes", True, "not confirmed: nothing started"),
+    ]
+    for given, ask, interactive, message in refusals:
+        with pytest.raises(gameday.UsageError, match=message):
+            gameday.confirm(token, given, ask=ask, interactive=interactive)
+
+    def end_of_input(_: str) -> str:
+        raise EOFError
+
+    with pytest.raises(gameday.UsageError, match="not confirmed"):
+        gameday.confirm(token, None, ask=end_of_input, interactive=True)
