@@ -31,7 +31,7 @@ without_chars = $(if $(2),$(call without_chars,$(subst $(firstword $(2)),,$(1)),
 refuse_unsafe = $(if $(or $(call without_chars,$(value $(1)),$(2)),$(word 2,$(value $(1)))),$(error \
   $(1)=$(value $(1)) cannot be a name: use letters$(comma) digits and $(3) only))
 $(foreach name,CONFIG_ENV PEER SCENARIO FN MINUTES,$(call refuse_unsafe,$(name),$(NAME_CHARS),- _ .))
-$(foreach name,EVENT ENV_VARS PLOT,$(call refuse_unsafe,$(name),$(PATH_CHARS),- _ . / + @ % = : $(comma)))
+$(foreach name,EVENT ENV_VARS PLOT MEASURED,$(call refuse_unsafe,$(name),$(PATH_CHARS),- _ . / + @ % = : $(comma)))
 
 .PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
@@ -101,9 +101,9 @@ bench: venv redis-server ## probe latency and cold import benchmark
 docs: venv ## rewrite the numbers the docs quote from template.yaml and make rto (tools/docsync.py)
 	$(BIN)/python -m tools.docsync
 
-rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env>]
+rto: venv ## timing and cost model from template.yaml [CONFIG_ENV=<samconfig env>] [MEASURED=<calibrate/gameday report.json>]
 	$(call refuse_old_env,CONFIG_ENV=<samconfig env>)
-	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)")
+	$(BIN)/python -m tools.rto $(if $(CONFIG_ENV),--config-env "$(CONFIG_ENV)") $${GD_MEASURED:+--measured "$$GD_MEASURED"}
 
 invoke: venv ## run a function from template.yaml in-process, AWS emulated: EVENT=events/<f>.json [FN=<LogicalId>] [ENV_VARS=<file>] [FRESH=1] [REAL_AWS=1]
 	$(call refuse_old_env,ENV_VARS=<env-vars.json>)
@@ -148,6 +148,39 @@ delete: venv ## delete a regional stack (sam delete); the zone-owning PRIMARY go
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.delete --config-env "$(CONFIG_ENV)" $(if $(DRY_RUN),--dry-run)
+
+# --- game day in your own account: AWS FIS experiments measured against make rto (docs/gameday.md) ---
+.PHONY: gameday calibrate
+EXPERIMENT ?=
+CONFIRM ?=
+TIMEOUT_MINUTES ?=
+MEASURED ?=
+# The values reach the tools through the environment, never through the shell's parser, and must be names.
+gameday calibrate: export GD_CONFIG_ENV = $(value CONFIG_ENV)
+gameday calibrate: export GD_PEER = $(value PEER)
+gameday calibrate: export GD_MINUTES = $(value MINUTES)
+gameday: export GD_EXPERIMENT = $(value EXPERIMENT)
+gameday: export GD_CONFIRM = $(value CONFIRM)
+gameday: export GD_TIMEOUT = $(value TIMEOUT_MINUTES)
+rto: export GD_MEASURED = $(value MEASURED)
+GAMEDAY_NAMES_CHECK = for pair in "CONFIG_ENV=$$GD_CONFIG_ENV" "PEER=$$GD_PEER" "EXPERIMENT=$$GD_EXPERIMENT" \
+	  "CONFIRM=$$GD_CONFIRM" "TIMEOUT_MINUTES=$$GD_TIMEOUT" "MINUTES=$$GD_MINUTES"; do \
+	  name="$${pair%%=*}"; value="$${pair\#*=}"; \
+	  case "$$name:$$value" in *MINUTES:*[!0-9]*) echo "make $@: $$name must be a whole number of minutes"; exit 2;; \
+	    CONFIRM:*[!A-Za-z0-9/_-]*) echo "make $@: CONFIRM=$$value is not <account>/<datastore>"; exit 2;; CONFIRM:*) ;; \
+	    *:*[!A-Za-z0-9_.-]*) echo "make $@: $$name=$$value is not a name"; exit 2;; esac; done
+
+gameday: venv ## break the writer's region on purpose (AWS FIS), follow and measure the chain: CONFIG_ENV=<env> EXPERIMENT=<name> [CONFIRM=<account>/<datastore>] [TIMEOUT_MINUTES=20]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(GAMEDAY_NAMES_CHECK)
+	@test -n "$$GD_CONFIG_ENV" && test -n "$$GD_EXPERIMENT" || { echo "usage: make gameday CONFIG_ENV=<env> EXPERIMENT=<in-region-failover|writer-unreachable> [CONFIRM=<account>/<datastore>] [TIMEOUT_MINUTES=<n>] [PEER=<env>]"; exit 2; }
+	@$(BIN)/python -m tools.gameday --config-env "$$GD_CONFIG_ENV" --experiment "$$GD_EXPERIMENT" $${GD_PEER:+--peer "$$GD_PEER"} $${GD_CONFIRM:+--confirm "$$GD_CONFIRM"} $${GD_TIMEOUT:+--timeout-minutes "$$GD_TIMEOUT"}
+
+calibrate: venv ## measure, read-only, the delays make rto assumes (EMF, alarm evaluation, Route 53): CONFIG_ENV=<env> [MINUTES=5]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(GAMEDAY_NAMES_CHECK)
+	@test -n "$$GD_CONFIG_ENV" || { echo "usage: make calibrate CONFIG_ENV=<env> [MINUTES=<n>] [PEER=<env>]"; exit 2; }
+	@$(BIN)/python -m tools.calibrate --config-env "$$GD_CONFIG_ENV" $${GD_PEER:+--peer "$$GD_PEER"} $${GD_MINUTES:+--minutes "$$GD_MINUTES"}
 
 clean: ## remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

@@ -13,10 +13,12 @@ disagree.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from gdfailover.probe import REPLICATION_LINK_MAX_IO_AGE_S
@@ -76,6 +78,47 @@ PROFILES: dict[str, dict[str, str]] = {
 PREVIOUS_COST_USD = 11.43
 
 
+#: What ``make rto MEASURED=<report.json>`` can replace (make calibrate and make gameday write these keys
+#: under ``measured``), and the assumption each one replaces.
+MEASURABLE = {
+    "emf_delay_s": "EMF extraction delay (assumption: 5 s typical, 60 s worst)",
+    "alarm_evaluation_lag_s": "standard alarm: period end -> state change (assumption: EMF delay + 15/60 s)",
+    "route53_health_lag_s": "Route 53 following the alarm's data (assumption: 10 s typical, 30 s worst)",
+    "promotion_s": "FailoverGlobalReplicationGroup until PRIMARY (60 s workshop figure, 180 s worst assumption)",
+}
+
+
+class MeasuredFileError(ValueError):
+    """A MEASURED file that cannot be used: a one-line reason."""
+
+
+def load_measured(path: Path) -> dict[str, tuple[float, float]]:
+    """(typical, worst) seconds per measurable delay, from a make calibrate or make gameday report."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise MeasuredFileError(f"cannot read {path}: {error.strerror or error}") from None
+    except ValueError as error:
+        raise MeasuredFileError(f"{path} is not JSON: {error}") from None
+    measured = document.get("measured") if isinstance(document, dict) else None
+    if not isinstance(measured, dict):
+        raise MeasuredFileError(f"{path} has no 'measured' object (write one with make calibrate or make gameday)")
+    values: dict[str, tuple[float, float]] = {}
+    for key, entry in measured.items():
+        if key not in MEASURABLE:
+            raise MeasuredFileError(f"{path}: unknown measurement {key!r}; known: {', '.join(MEASURABLE)}")
+        typical, worst = (entry.get(name) if isinstance(entry, dict) else None for name in ("typical", "worst"))
+        numbers = [
+            value for value in (typical, worst) if isinstance(value, int | float) and not isinstance(value, bool)
+        ]
+        if len(numbers) != 2 or not 0 <= numbers[0] <= numbers[1] <= 3600:
+            raise MeasuredFileError(
+                f"{path}: {key} needs numbers 0 <= typical <= worst <= 3600 (seconds), got {entry!r}"
+            )
+        values[key] = (float(numbers[0]), float(numbers[1]))
+    return values
+
+
 @dataclass(frozen=True)
 class Step:
     name: str
@@ -101,9 +144,13 @@ class TimingModel:
     alarm_period_s: float = 60.0
     in_region_ceiling_s: float = 120.0
     recheck_s: float = 15.0
+    #: measured (typical, worst) seconds that replace the assumptions above (MEASURABLE keys)
+    measured: Mapping[str, tuple[float, float]] = field(default_factory=dict)
 
     @classmethod
-    def from_parameters(cls, parameters: dict[str, str]) -> TimingModel:
+    def from_parameters(
+        cls, parameters: dict[str, str], measured: Mapping[str, tuple[float, float]] | None = None
+    ) -> TimingModel:
         def number(name: str) -> float:
             try:
                 return float(parameters[name])
@@ -125,21 +172,45 @@ class TimingModel:
             trigger_period_s=number("TriggerAlarmPeriodSeconds"),
             in_region_ceiling_s=number("InRegionFailoverCeilingSeconds"),
             recheck_s=_promoter_environment_number("HOLD_RETRY_DELAY_SECONDS", 15.0),
+            measured=dict(measured or {}),
         )
 
     @classmethod
-    def from_template(cls, config_env: str | None = None) -> TimingModel:
+    def from_template(
+        cls, config_env: str | None = None, measured: Mapping[str, tuple[float, float]] | None = None
+    ) -> TimingModel:
         parameters = parameter_defaults(load_template())
         if config_env:
             parameters.update(samconfig_overrides(config_env))
-        return cls.from_parameters(parameters)
+        return cls.from_parameters(parameters, measured)
+
+    def _value(self, key: str, typical: float, worst: float) -> tuple[float, float]:
+        return self.measured.get(key, (typical, worst))
+
+    @property
+    def emf_delay_s(self) -> tuple[float, float]:
+        return self._value("emf_delay_s", EMF_DELAY_TYPICAL_S, EMF_DELAY_WORST_S)
+
+    @property
+    def promotion_s(self) -> tuple[float, float]:
+        return self._value("promotion_s", PROMOTION_TYPICAL_S, PROMOTION_WORST_S)
+
+    @property
+    def route53_lag_s(self) -> tuple[float, float]:
+        return self._value("route53_health_lag_s", ROUTE53_HEALTH_LAG_TYPICAL_S, ROUTE53_HEALTH_LAG_WORST_S)
+
+    def _why(self, key: str, assumed: str) -> str:
+        if key in self.measured:
+            typical, worst = self.measured[key]
+            return f"MEASURED: {typical:g} s typical, {worst:g} s worst (was: {assumed})"
+        return assumed
 
     @property
     def metric_delay_s(self) -> tuple[float, float]:
         """(typical, worst) seconds from a probe to its HealthCheckStatus datapoint being visible to alarms."""
         if self.metric_publisher == "api":
             return API_DELAY_TYPICAL_S, API_DELAY_WORST_S
-        return EMF_DELAY_TYPICAL_S, EMF_DELAY_WORST_S
+        return self.emf_delay_s
 
     @property
     def probes_per_execution(self) -> int:
@@ -155,7 +226,10 @@ class TimingModel:
 
     def _standard_alarm_evaluated(self, delay: tuple[float, float]) -> tuple[float, float]:
         """Period closed -> datapoint visible -> CloudWatch's next evaluation. A datapoint later than the
-        evaluation reads as missing, so the worst case waits for the following evaluation."""
+        evaluation reads as missing, so the worst case waits for the following evaluation. A measured lag
+        (alarm history: the evaluated datapoint's period end -> the state change) already holds the delay."""
+        if "alarm_evaluation_lag_s" in self.measured:
+            return self.measured["alarm_evaluation_lag_s"]
         return delay[0] + ALARM_EVALUATION_INTERVAL_S / 4, delay[1] + ALARM_EVALUATION_INTERVAL_S
 
     def steps(self) -> list[Step]:
@@ -187,9 +261,10 @@ class TimingModel:
             ),
             Step(
                 "FailoverGlobalReplicationGroup until PRIMARY",
-                PROMOTION_TYPICAL_S,
-                PROMOTION_WORST_S,
-                "typical: AWS DR workshop 'RTO: 1 minute'; worst: ASSUMPTION (no public figure)",
+                *self.promotion_s,
+                self._why(
+                    "promotion_s", "typical: AWS DR workshop 'RTO: 1 minute'; worst: ASSUMPTION (no public figure)"
+                ),
             ),
         ]
 
@@ -207,13 +282,13 @@ class TimingModel:
             self.heartbeat_threshold_s
             - cadence / 2
             + cadence / 2
-            + EMF_DELAY_TYPICAL_S
+            + self.emf_delay_s[0]
             + evaluated[0]
             + extra_periods
             + SNS_TO_LAMBDA_TYPICAL_S,
             self.heartbeat_threshold_s
             + cadence
-            + EMF_DELAY_WORST_S
+            + self.emf_delay_s[1]
             + evaluated[1]
             + extra_periods
             + SNS_TO_LAMBDA_WORST_S,
@@ -231,8 +306,8 @@ class TimingModel:
         return [
             Step(
                 "Route 53 reports the writer unhealthy",
-                ROUTE53_LOST_REGION_TYPICAL_S + DECISION_TYPICAL_S,
-                ROUTE53_LOST_REGION_WORST_S + DECISION_WORST_S,
+                self.route53_lag_s[0] + DECISION_TYPICAL_S,
+                self.route53_lag_s[1] + DECISION_WORST_S,
                 "the outside vantage: no alarm data from the lost region (ASSUMPTION: after Route 53's usual lag)",
             ),
         ]
@@ -275,25 +350,25 @@ class TimingModel:
             api = self._standard_alarm_evaluated((API_DELAY_TYPICAL_S, API_DELAY_WORST_S))
             new_healthy = Step(
                 "new writer's record healthy",
-                decided[0] + period / 2 + api[0] + ROUTE53_HEALTH_LAG_TYPICAL_S,
-                decided[1] + period + api[1] + ROUTE53_HEALTH_LAG_WORST_S,
+                decided[0] + period / 2 + api[0] + self.route53_lag_s[0],
+                decided[1] + period + api[1] + self.route53_lag_s[1],
                 "the promoter publishes HealthCheckStatus 1 when ElastiCache accepts the failover; the writer "
                 "alarm (Maximum) turns OK at its next evaluation, then Route 53 follows",
             )
         else:
             emf = self._standard_alarm_evaluated(self.metric_delay_s)
-            promoted = (decided[0] + PROMOTION_TYPICAL_S, decided[1] + PROMOTION_WORST_S)
+            promoted = (decided[0] + self.promotion_s[0], decided[1] + self.promotion_s[1])
             new_healthy = Step(
                 "new writer's record healthy",
-                promoted[0] + self.probe_cadence_s / 2 + period / 2 + emf[0] + ROUTE53_HEALTH_LAG_TYPICAL_S,
-                promoted[1] + self.probe_cadence_s + period + emf[1] + ROUTE53_HEALTH_LAG_WORST_S,
+                promoted[0] + self.probe_cadence_s / 2 + period / 2 + emf[0] + self.route53_lag_s[0],
+                promoted[1] + self.probe_cadence_s + period + emf[1] + self.route53_lag_s[1],
                 "PublishHealthOnPromotion=false: the first healthy probe after the promotion, then the alarm",
             )
         if case == "region-lost":
             old_unhealthy = Step(
                 "old writer's record unhealthy",
-                ROUTE53_LOST_REGION_TYPICAL_S,
-                ROUTE53_LOST_REGION_WORST_S,
+                self.route53_lag_s[0],
+                self.route53_lag_s[1],
                 "the whole region is gone: no alarm data (ASSUMPTION: after Route 53's usual lag)",
             )
         else:
@@ -310,7 +385,7 @@ class TimingModel:
     def total(self, case: str = "region-lost") -> tuple[float, float]:
         """T+0 -> redis.internal answers a writable node to a client that re-resolves."""
         decided = self.decided_after(case)
-        writable = (decided[0] + PROMOTION_TYPICAL_S, decided[1] + PROMOTION_WORST_S)
+        writable = (decided[0] + self.promotion_s[0], decided[1] + self.promotion_s[1])
         waits = self.dns_waits(case)
         return (
             max(writable[0], *(w.typical_s for w in waits)) + self.record_ttl_s / 2,
@@ -323,8 +398,8 @@ class TimingModel:
         period = self.alarm_period_s
         typical_eval, worst_eval = self._standard_alarm_evaluated(self.metric_delay_s)
         return (
-            period / 2 + self.writer_alarm_periods * period + typical_eval + ROUTE53_HEALTH_LAG_TYPICAL_S,
-            period + self.writer_alarm_periods * period + worst_eval + ROUTE53_HEALTH_LAG_WORST_S,
+            period / 2 + self.writer_alarm_periods * period + typical_eval + self.route53_lag_s[0],
+            period + self.writer_alarm_periods * period + worst_eval + self.route53_lag_s[1],
         )
 
 
@@ -528,11 +603,20 @@ def overrides_in_effect(model: TimingModel, template: dict[str, Any] | None = No
     return [f"{name}={value}" for name, value in sorted(changed, key=lambda item: order.index(item[0]))]
 
 
-def render(model: TimingModel, config_env: str | None) -> str:
+def render(model: TimingModel, config_env: str | None, measured_from: Path | None = None) -> str:
     out = [
         "gds-failover timing model - template.yaml defaults"
         + (f" + samconfig env '{config_env}'" if config_env else "")
     ]
+    if measured_from is not None:
+        out.append(f"measured values from {measured_from} replace these assumptions:")
+        for key, (typical, worst) in model.measured.items():
+            out.append(f"  {key}: {typical:g} s typical, {worst:g} s worst  (was: {MEASURABLE[key]})")
+        if not model.measured:
+            out.append("  none: the file holds no measurement; every assumption stays")
+        kept = [description for key, description in MEASURABLE.items() if key not in model.measured]
+        if kept and model.measured:
+            out.append("  still assumed: " + "; ".join(kept))
     out.append("parameters: " + ", ".join(f"{k}={model.parameters.get(k, '?')}" for k in SHOWN_PARAMETERS))
     out.append("overrides in effect: " + (", ".join(overrides_in_effect(model)) or "none (template defaults)"))
     out.append("")
@@ -612,7 +696,8 @@ def render(model: TimingModel, config_env: str | None) -> str:
 def render_profiles(model: TimingModel) -> str:
     """The model's parameters beside each documented profile (PROFILES), the same figures side by side."""
     models = {"these parameters": model} | {
-        name: TimingModel.from_parameters({**model.parameters, **overrides}) for name, overrides in PROFILES.items()
+        name: TimingModel.from_parameters({**model.parameters, **overrides}, model.measured)
+        for name, overrides in PROFILES.items()
     }
     header = f"{'profile (typical / worst)':<44}" + "".join(f"{name:>20}" for name in models)
     rows = [header]
@@ -633,13 +718,15 @@ def render_profiles(model: TimingModel) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make rto", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config-env", help="samconfig.toml environment whose parameter_overrides apply")
+    parser.add_argument("--measured", type=Path, help="a make calibrate / make gameday report: measured delays")
     args = parser.parse_args(argv)
     try:
-        model = TimingModel.from_template(args.config_env)
-    except (KeyError, ValueError) as error:  # unknown env or parameter; malformed samconfig (SamConfigError)
+        measured = load_measured(args.measured) if args.measured else {}
+        model = TimingModel.from_template(args.config_env, measured)
+    except (KeyError, ValueError) as error:  # unknown env or parameter; malformed samconfig or MEASURED file
         print(f"rto: {error.args[0]}", file=sys.stderr)
         return 2
-    print(render(model, args.config_env))
+    print(render(model, args.config_env, args.measured))
     return 0
 
 
