@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from tests.integration.test_promote_promoter import (
 )
 from tools.cfn import load_template
 from tools.gds_emulator import GDS_ID, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
+from tools.invoke import fresh as invoke_fresh
 from tools.invoke import invoke_function
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -54,6 +55,7 @@ EXPECTED = {
     "promote-alarm.json": ("promote", "promote"),
     "promote-ok.json": ("noop", "not-alarm"),
     "promote-foreign-alarm.json": ("noop", "foreign-alarm"),
+    "promote-wakeup.json": ("promote", "promote"),
 }
 
 
@@ -80,15 +82,12 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[GdsEmulator]:
 
 
 def fresh(event: dict[str, Any]) -> dict[str, Any]:
-    """The event files are fixed in time; a live run needs a state change that just happened."""
-    sns = event["Records"][0]["Sns"]
-    message = json.loads(sns["Message"])
-    message["StateChangeTime"] = (datetime.now(UTC) - timedelta(seconds=30)).strftime("%Y-%m-%dT%H:%M:%S.000+0000")
-    sns["Message"] = json.dumps(message)
-    return event
+    """The event files are fixed in time; a live run needs a state change that just happened (as
+    `make invoke FRESH=1` stamps it: an alarm's StateChangeTime, a wake-up's probe time)."""
+    return invoke_fresh(event, datetime.now(UTC))
 
 
-def test_there_is_an_alarm_an_ok_and_a_foreign_alarm_event() -> None:
+def test_there_is_an_alarm_an_ok_a_foreign_alarm_and_a_wake_up_event() -> None:
     assert {path.name for path in PROMOTE_EVENTS} == set(EXPECTED)
 
 
@@ -98,7 +97,8 @@ def test_promote_events_through_the_invoker(event_path: Path, emulator: GdsEmula
     result = invoke_function("PromoteFunction", event, ENV_OVERRIDES, region=SECONDARY_REGION)
     (outcome,) = result["results"]
     assert (outcome["decision"], outcome["code"]) == EXPECTED[event_path.name], outcome
-    assert len(emulator.failover_calls) == (1 if event_path.name == "promote-alarm.json" else 0)
+    promotes = event_path.name in ("promote-alarm.json", "promote-wakeup.json")
+    assert len(emulator.failover_calls) == (1 if promotes else 0)
 
 
 def test_the_event_files_as_they_are_are_stale_and_do_nothing(emulator: GdsEmulator) -> None:

@@ -319,9 +319,16 @@ def gather_evidence(
     if woken is not None and (local.observed_at is None or woken.checked_at > local.observed_at):
         local = LocalHealth(1.0, woken.checked_at)  # the waking probe read this replica
     writer_down_since = _writer_down_since(notification, settings, peer_alarm)
-    lag = estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
-    if series is None and series_failure is not None:
-        lag = LagEstimate(None, f"probe metrics unavailable: {series_failure}")
+    lag = (
+        LagEstimate(None, f"probe metrics unavailable: {series_failure}")
+        if series is None and series_failure is not None
+        else estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
+    )
+    recent_age = _freshest(
+        series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
+        (woken.checked_at, woken.heartbeat_age) if woken is not None else None,
+    )
+    lag = _bounded_when_the_writer_is_silent(lag, writer_down_since, signals, recent_age)
     return Evidence(
         notification=notification,
         gathered_at=now,
@@ -336,10 +343,7 @@ def gather_evidence(
         peer_region=peer_region,
         peer_control_plane=control_plane,
         peer_activity=activity,
-        recent_heartbeat_age=_freshest(
-            series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
-            (woken.checked_at, woken.heartbeat_age) if woken is not None else None,
-        ),
+        recent_heartbeat_age=recent_age,
         recent_link_up=_freshest(
             series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None,
             (woken.checked_at, woken.link_up) if woken is not None and woken.link_up is not None else None,
@@ -522,6 +526,28 @@ def _wakeup_reading(notification: AlarmNotification) -> _WakeupReading | None:
         return None
     link_up = probe.get("replication_link_up")  # the probe's own verdict (gdfailover.probe)
     return _WakeupReading(checked_at, age, float(link_up) if link_up in (0, 1) else None)
+
+
+def _bounded_when_the_writer_is_silent(
+    lag: LagEstimate, writer_down_since: datetime | None, signals: list[WriterSignal], recent_age: Point | None
+) -> LagEstimate:
+    """When the writer region does not answer and nothing says when the writer stopped, the climb of
+    HeartbeatAge here may have begun with a replication break long before the writer died: every write
+    since the last heartbeat this replica holds may be lost. Use that upper bound."""
+    silent = any(s.unreachable for s in signals) and not any(
+        s.fresh and not s.unreachable and s.vote != Vote.UNKNOWN for s in signals
+    )
+    if not silent or writer_down_since is not None or lag.seconds is None or recent_age is None:
+        return lag
+    if recent_age[1] <= lag.seconds:
+        return lag
+    return LagEstimate(
+        recent_age[1],
+        f"the writer region does not answer, so when the writer stopped is unknown: every write since the last "
+        f"heartbeat held here ({recent_age[1]:.0f}s ago at {recent_age[0].isoformat()}) may be lost (upper bound; "
+        f"the climb began with {lag.seconds:g}s lag)",
+        lag.heartbeat_age_now,
+    )
 
 
 def _freshest(first: Point | None, second: Point | None) -> Point | None:
