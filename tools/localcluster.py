@@ -54,6 +54,9 @@ class LocalCluster:
     password: str | None = DEFAULT_PASSWORD
     dns_suffix: str = ""
     node_timeout_ms: int = 3_600_000
+    #: "ip": CLUSTER SLOTS/SHARDS name nodes by IP; "hostname": by their announced name, as ElastiCache
+    #: does with in-transit encryption (clients then verify TLS against the node's name).
+    preferred_endpoint: str = "ip"
     extra_args: list[str] = field(default_factory=list)
     nodes: list[ClusterNodeProcess] = field(default_factory=list)
 
@@ -70,7 +73,10 @@ class LocalCluster:
         tls = self.tls
         if tls is not None and "." in hostname:
             directory = tls.ca_cert.parent
-            tls = server_tls_files(tls, directory, [hostname], stem=hostname.split(".")[0])
+            # ElastiCache's certificates name *.<group>.<id>.<region>.cache.amazonaws.com: the node names and
+            # the configuration endpoint clustercfg.<group>... alike.
+            names = [hostname, f"*.{hostname.split('.', 1)[1]}"]
+            tls = server_tls_files(tls, directory, names, stem=hostname.split(".")[0])
         cluster_port = free_port()
         server = RedisServer(name=hostname.split(".")[0], tls=tls, password=self.password)
         server.extra_args = [
@@ -79,7 +85,7 @@ class LocalCluster:
             "--cluster-node-timeout", str(self.node_timeout_ms),
             "--cluster-port", str(cluster_port),
             "--cluster-announce-hostname", hostname,
-            "--cluster-preferred-endpoint-type", "ip",
+            "--cluster-preferred-endpoint-type", self.preferred_endpoint,
             "--cluster-replica-no-failover", "yes",
             "--cluster-require-full-coverage", "yes",
             "--cluster-allow-reads-when-down", "no",
