@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -10,7 +11,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gdfailover.awscall import BOUNDED_CONFIG
-from gdfailover.cluster_probe import run_cluster_probe
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import powertools_secret_fetcher, secrets_manager_credentials
 from gdfailover.logs import json_log_line
@@ -24,14 +24,16 @@ tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
 credentials = secrets_manager_credentials(SETTINGS.auth_secret_arn, powertools_secret_fetcher())
 cloudwatch = boto3.client("cloudwatch", config=BOUNDED_CONFIG) if SETTINGS.metric_publisher == "api" else None
-probe = run_cluster_probe if SETTINGS.cluster_mode else run_probe  # every shard, or the one primary endpoint
+probe: Callable[..., ProbeResult] = run_probe  # the one primary endpoint ...
+if SETTINGS.cluster_mode:  # ... or every shard (imported only then: the single-group cold start stays as it was)
+    from gdfailover.cluster_probe import run_cluster_probe as probe
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result: ProbeResult = probe(SETTINGS, credentials, connect)
+    result = probe(SETTINGS, credentials, connect)
     published = cloudwatch is not None and _put_health_metric(result)
     record_probe(metrics, result, include_health=not published)
     logger.info("probe result", extra={"probe": result.as_dict(), "trigger": _describe(event)})

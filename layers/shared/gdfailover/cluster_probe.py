@@ -298,9 +298,20 @@ class _Run:
     shard_stage: dict[int, str] = field(default_factory=dict)
     clients: list[RedisLike] = field(default_factory=list)
     is_local: Callable[[ClusterNode], bool] = _everyone
+    #: The discovery connection, handed to the shard whose probed node it is (one TLS handshake fewer).
+    entry: ClusterRedisLike | None = None
     error: BaseException | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     done: threading.Event = field(default_factory=threading.Event)
+
+    def take_entry(self, node: ClusterNode | None) -> ClusterRedisLike | None:
+        """The discovery connection if it is connected to ``node`` (None: whatever is left of it)."""
+        with self.lock:
+            entry = self.entry
+            if entry is None or (node is not None and node.address != f"{self.settings.host}:{self.settings.port}"):
+                return None
+            self.entry = None
+            return entry
 
     def remaining(self) -> float:
         return max(0.05, self.deadline - self.monotonic())
@@ -346,7 +357,7 @@ def _discover_and_probe(run: _Run) -> None:
         client.ping()
         run.stage = "discover"
         run.shards = _discover(client, run.settings.tls)
-        _close_quietly(client)
+        run.entry = client
         run.stage = "shards"
         is_local = run.is_local = local_nodes_filter(run.shards, run.settings.replication_group_id)
         gate = threading.BoundedSemaphore(MAX_PARALLEL_SHARDS)
@@ -358,6 +369,7 @@ def _discover_and_probe(run: _Run) -> None:
             worker.start()
         for worker in workers:
             worker.join(timeout=max(0.0, run.deadline - run.monotonic()))
+        _close_quietly(run.take_entry(None))
     except BaseException as error:  # classified by the caller; nothing escapes a probe
         run.error = error
     finally:
@@ -427,9 +439,11 @@ def _probe_shard(run: _Run, index: int, shard: Shard, is_local: Callable[[Cluste
         return ShardReport(shard.label, "-", SHARD_WITHOUT_PRIMARY, "unknown", "discover", detail=f"{where}: {failed}")
     report = partial = ShardReport(shard.label, target.name, TIMEOUT, "unknown", "connect")
     run.shard_stage[index] = "connect"
-    client = run.open(target)
+    reused = run.take_entry(target)
+    client = reused or run.open(target)
     try:
-        client.ping()
+        if reused is None:
+            client.ping()
         run.shard_stage[index] = "write"
         beat = Heartbeat(settings.region, clock(), secrets.token_hex(8), settings.replication_group_id)
         node_by_address = {node.address: node for s in run.shards for node in s.nodes}
