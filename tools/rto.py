@@ -15,9 +15,11 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gdfailover.probe import REPLICATION_LINK_MAX_IO_AGE_S
 from tools.cfn import load_template, metric_queries, parameter_defaults, samconfig_overrides
 
 # --- AWS behaviour the template cannot set (seconds) -------------------------------------------------
@@ -41,6 +43,10 @@ ROUTE53_HEALTH_LAG_WORST_S = 30.0
 #: Alarm state change -> SNS -> Lambda invocation. Assumption (SNS publishes no latency figure).
 SNS_TO_LAMBDA_TYPICAL_S = 1.0
 SNS_TO_LAMBDA_WORST_S = 10.0
+#: Step Functions' asynchronous (Event) Lambda invocation until the promoter runs. Assumption: 1 s
+#: typical, 5 s worst (no published figure; the task returns as soon as Lambda accepts the event).
+WAKEUP_TO_LAMBDA_TYPICAL_S = 1.0
+WAKEUP_TO_LAMBDA_WORST_S = 5.0
 #: The promoter's evidence gathering: bounded botocore timeouts (awscall.BOUNDED_CONFIG: 1-2 s per call,
 #: peer calls in parallel). Worst = one round of timeouts plus one hold re-check (HOLD_RETRY_DELAY 15 s).
 DECISION_TYPICAL_S = 2.0
@@ -50,6 +56,24 @@ DECISION_WORST_S = 20.0
 #: exists for a promotion while the old primary region is unreachable; 3 minutes is our guess.
 PROMOTION_TYPICAL_S = 60.0
 PROMOTION_WORST_S = 180.0
+#: The probe reports its replica's link down once the link carried nothing for this long (gdfailover.probe:
+#: a live writer pings its replicas every 10 s, Redis's repl-ping-replica-period; ASSUMPTION that
+#: ElastiCache keeps it). A writer that vanishes without closing its connections (a lost region, a hung
+#: process) is told from a live one this long after it went silent; a killed one resets them at once.
+LINK_SILENCE_S = float(REPLICATION_LINK_MAX_IO_AGE_S)
+#: When the writer's region is lost, Route 53's checkers get no data for its alarm. ASSUMPTION (not
+#: documented): the health check turns unhealthy (InsufficientDataHealthStatus: Unhealthy) after its usual
+#: lag. Later would delay the outside confirmation a region-lost promotion needs (docs/promotion.md).
+ROUTE53_LOST_REGION_TYPICAL_S = ROUTE53_HEALTH_LAG_TYPICAL_S
+ROUTE53_LOST_REGION_WORST_S = ROUTE53_HEALTH_LAG_WORST_S
+#: The last of the promoter's timed holds (in-region ceiling) ends one second after the ceiling.
+CEILING_RECHECK_S = 1.0
+#: Documented faster profiles, printed beside the defaults (docs/parameters.md, "Faster profiles").
+PROFILES: dict[str, dict[str, str]] = {
+    "15 s profile": {"ProbeCadenceSeconds": "15", "HeartbeatAgeThresholdSeconds": "40"},
+}
+#: The monthly cost per stack before issue 14 (15 s cadence, one dashboard per stack), for the delta.
+PREVIOUS_COST_USD = 11.43
 
 
 @dataclass(frozen=True)
@@ -75,6 +99,8 @@ class TimingModel:
     promotion_mode: str
     trigger_period_s: float = 30.0
     alarm_period_s: float = 60.0
+    in_region_ceiling_s: float = 120.0
+    recheck_s: float = 15.0
 
     @classmethod
     def from_parameters(cls, parameters: dict[str, str]) -> TimingModel:
@@ -97,6 +123,8 @@ class TimingModel:
             metric_publisher=parameters.get("HealthMetricPublisher", "emf"),
             promotion_mode=parameters.get("PromotionMode", "auto"),
             trigger_period_s=number("TriggerAlarmPeriodSeconds"),
+            in_region_ceiling_s=number("InRegionFailoverCeilingSeconds"),
+            recheck_s=_promoter_environment_number("HOLD_RETRY_DELAY_SECONDS", 15.0),
         )
 
     @classmethod
@@ -131,58 +159,31 @@ class TimingModel:
         return delay[0] + ALARM_EVALUATION_INTERVAL_S / 4, delay[1] + ALARM_EVALUATION_INTERVAL_S
 
     def steps(self) -> list[Step]:
-        """The critical path after the writer (its Redis or its whole region) dies: detection in the
-        surviving region, the decision, the promotion. DNS moves in parallel (:meth:`dns_waits`)."""
+        """The critical path after the writer region is lost: the replica here reads a stale heartbeat on a
+        silent link, the state machine wakes the promoter with that reading, the decision, the promotion.
+        DNS moves in parallel (:meth:`dns_waits`); the trigger alarm is the backstop (:meth:`alarm_backstop`)."""
         cadence = self.probe_cadence_s
-        extra_periods = (self.trigger_alarm_periods - 1) * self.trigger_period_s
-        if self.trigger_high_resolution:
-            evaluated = (
-                HIGH_RES_EVALUATION_INTERVAL_S / 2 + extra_periods,
-                HIGH_RES_EVALUATION_INTERVAL_S + extra_periods,
-            )
-            evaluation = (
-                f"high-resolution trigger ({self.trigger_period_s:g} s period x {self.trigger_alarm_periods}), "
-                "evaluated every 10 s"
-            )
-        else:
-            standard = self._standard_alarm_evaluated((0.0, 0.0))
-            evaluated = (
-                self.trigger_period_s / 2 + standard[0] + extra_periods,
-                self.trigger_period_s + standard[1] + extra_periods,
-            )
-            evaluation = "standard-resolution trigger: period closes, then the once-a-minute evaluation"
+        threshold = self.heartbeat_threshold_s
         return [
             Step(
-                "writer's last heartbeat passes the threshold",
-                self.heartbeat_threshold_s - cadence / 2,
-                self.heartbeat_threshold_s,
-                f"HeartbeatAgeThresholdSeconds={self.heartbeat_threshold_s:g}; the last heartbeat is up to "
-                f"one cadence ({cadence:g} s) old when the writer dies",
+                "stale heartbeat and a silent link here",
+                max(threshold - cadence / 2, LINK_SILENCE_S),
+                max(threshold, LINK_SILENCE_S),
+                f"HeartbeatAgeThresholdSeconds={threshold:g} (the last heartbeat is up to one cadence, {cadence:g} s, "
+                f"old when the writer goes); the link silent {LINK_SILENCE_S:g} s (a reset link: at once)",
             ),
+            Step("a probe here reads both", cadence / 2, cadence, f"ProbeCadenceSeconds={cadence:g}"),
             Step(
-                "a probe here reads the stale heartbeat",
-                cadence / 2,
-                cadence,
-                f"ProbeCadenceSeconds={cadence:g}",
-            ),
-            Step(
-                "HeartbeatAge datapoint visible (EMF)",
-                EMF_DELAY_TYPICAL_S,
-                EMF_DELAY_WORST_S,
-                "EMF extraction delay: undocumented (assumption: 5 s typical, 60 s worst)",
-            ),
-            Step("trigger alarm evaluated -> ALARM", *evaluated, evaluation),
-            Step(
-                "SNS delivers to PromoteFunction",
-                SNS_TO_LAMBDA_TYPICAL_S,
-                SNS_TO_LAMBDA_WORST_S,
-                "KMS-encrypted topic, Lambda subscription (assumption: 1 s typical, 10 s worst)",
+                "the state machine wakes PromoteFunction",
+                WAKEUP_TO_LAMBDA_TYPICAL_S,
+                WAKEUP_TO_LAMBDA_WORST_S,
+                "asynchronous Lambda invocation with the probe's reading (assumption: 1 s typical, 5 s worst)",
             ),
             Step(
                 "promoter gathers evidence, decides",
                 DECISION_TYPICAL_S,
                 DECISION_WORST_S,
-                "bounded calls in parallel; the writer region's own probes confirm within seconds",
+                "bounded calls in parallel; worst: one round of timeouts and one re-check",
             ),
             Step(
                 "FailoverGlobalReplicationGroup until PRIMARY",
@@ -192,14 +193,83 @@ class TimingModel:
             ),
         ]
 
-    def decided_after(self) -> tuple[float, float]:
+    def alarm_backstop(self) -> tuple[float, float]:
+        """T+0 -> the trigger alarm's notification reaching the promoter, had the wake-up failed: the
+        stale HeartbeatAge datapoint visible (EMF), evaluated, SNS."""
+        cadence = self.probe_cadence_s
+        extra_periods = (self.trigger_alarm_periods - 1) * self.trigger_period_s
+        if self.trigger_high_resolution:
+            evaluated = (HIGH_RES_EVALUATION_INTERVAL_S / 2, HIGH_RES_EVALUATION_INTERVAL_S)
+        else:
+            standard = self._standard_alarm_evaluated((0.0, 0.0))
+            evaluated = (self.trigger_period_s / 2 + standard[0], self.trigger_period_s + standard[1])
+        return (
+            self.heartbeat_threshold_s
+            - cadence / 2
+            + cadence / 2
+            + EMF_DELAY_TYPICAL_S
+            + evaluated[0]
+            + extra_periods
+            + SNS_TO_LAMBDA_TYPICAL_S,
+            self.heartbeat_threshold_s
+            + cadence
+            + EMF_DELAY_WORST_S
+            + evaluated[1]
+            + extra_periods
+            + SNS_TO_LAMBDA_WORST_S,
+        )
+
+    def triggered_after(self) -> tuple[float, float]:
+        """T+0 -> the promoter's first decision on the trigger (the steps before the promotion)."""
         steps = self.steps()[:-1]
         return sum(s.typical_s for s in steps), sum(s.worst_s for s in steps)
 
-    def dns_waits(self) -> list[Step]:
+    def region_lost_waits(self) -> list[Step]:
+        """What else a region-lost promotion waits for, from T+0, in parallel with the wake-up: a vantage
+        outside both regions agreeing that the writer is gone (Route 53's checkers), since from here a lost
+        region and a partition look the same."""
+        return [
+            Step(
+                "Route 53 reports the writer unhealthy",
+                ROUTE53_LOST_REGION_TYPICAL_S + DECISION_TYPICAL_S,
+                ROUTE53_LOST_REGION_WORST_S + DECISION_WORST_S,
+                "the outside vantage: no alarm data from the lost region (ASSUMPTION: after Route 53's usual lag)",
+            ),
+        ]
+
+    def in_region_waits(self) -> list[Step]:
+        """A writer that dies while its region's APIs answer: no promotion before the in-region ceiling."""
+        cadence = self.probe_cadence_s
+        return [
+            Step(
+                "in-region ceiling passes",
+                cadence / 2 + self.in_region_ceiling_s + CEILING_RECHECK_S + DECISION_TYPICAL_S,
+                cadence + self.in_region_ceiling_s + CEILING_RECHECK_S + DECISION_WORST_S,
+                f"from the writer's first failed probe (within one cadence) + InRegionFailoverCeilingSeconds="
+                f"{self.in_region_ceiling_s:g}",
+            )
+        ]
+
+    def _joined(self, waits: list[Step]) -> tuple[float, float]:
+        """The trigger's first decision, or later when a wait ends later: the promoter holds and looks
+        again every HOLD_RETRY_DELAY_SECONDS (half of it typical)."""
+        typical, worst = self.triggered_after()
+        for wait in waits:
+            if wait.typical_s > typical:
+                typical = wait.typical_s + (self.recheck_s / 2 if wait.name != "in-region ceiling passes" else 0.0)
+            if wait.worst_s > worst:
+                worst = wait.worst_s + (self.recheck_s if wait.name != "in-region ceiling passes" else 0.0)
+        return typical, worst
+
+    def decided_after(self, case: str = "region-lost") -> tuple[float, float]:
+        """T+0 -> the decision to promote: ``region-lost`` (the writer region's APIs gone) or ``in-region``
+        (the writer died while its region's APIs answer)."""
+        return self._joined(self.region_lost_waits() if case == "region-lost" else self.in_region_waits())
+
+    def dns_waits(self, case: str = "region-lost") -> list[Step]:
         """What DNS waits for, counted from T+0, in parallel with the promotion: the new writer's record
         healthy and the old one unhealthy (Route 53 answers PRIMARY while it is healthy)."""
-        decided = self.decided_after()
+        decided = self.decided_after(case)
         period = self.alarm_period_s
         if self.publishes_health_on_promotion:
             api = self._standard_alarm_evaluated((API_DELAY_TYPICAL_S, API_DELAY_WORST_S))
@@ -219,21 +289,29 @@ class TimingModel:
                 promoted[1] + self.probe_cadence_s + period + emf[1] + ROUTE53_HEALTH_LAG_WORST_S,
                 "PublishHealthOnPromotion=false: the first healthy probe after the promotion, then the alarm",
             )
-        old_typical, old_worst = self.old_primary_unhealthy_after()
-        old_unhealthy = Step(
-            "old writer's record unhealthy",
-            old_typical,
-            old_worst,
-            f"no healthy probe for {self.writer_alarm_periods} whole minute(s) (Maximum < 1), evaluated, "
-            "Route 53 follows; at once when the whole region is gone (no alarm data)",
-        )
+        if case == "region-lost":
+            old_unhealthy = Step(
+                "old writer's record unhealthy",
+                ROUTE53_LOST_REGION_TYPICAL_S,
+                ROUTE53_LOST_REGION_WORST_S,
+                "the whole region is gone: no alarm data (ASSUMPTION: after Route 53's usual lag)",
+            )
+        else:
+            old_typical, old_worst = self.old_primary_unhealthy_after()
+            old_unhealthy = Step(
+                "old writer's record unhealthy",
+                old_typical,
+                old_worst,
+                f"no healthy probe for {self.writer_alarm_periods} whole minute(s) (Maximum < 1), evaluated, "
+                "Route 53 follows",
+            )
         return [new_healthy, old_unhealthy]
 
-    def total(self) -> tuple[float, float]:
+    def total(self, case: str = "region-lost") -> tuple[float, float]:
         """T+0 -> redis.internal answers a writable node to a client that re-resolves."""
-        decided = self.decided_after()
+        decided = self.decided_after(case)
         writable = (decided[0] + PROMOTION_TYPICAL_S, decided[1] + PROMOTION_WORST_S)
-        waits = self.dns_waits()
+        waits = self.dns_waits(case)
         return (
             max(writable[0], *(w.typical_s for w in waits)) + self.record_ttl_s / 2,
             max(writable[1], *(w.worst_s for w in waits)) + self.record_ttl_s,
@@ -280,6 +358,13 @@ class CostLine:
     item: str
     usd_month: float
     basis: str
+
+
+def _promoter_environment_number(name: str, default: float) -> float:
+    """A number the template sets in PromoteFunction's environment (not a parameter)."""
+    variables = load_template()["Resources"]["PromoteFunction"]["Properties"]["Environment"]["Variables"]
+    value = variables.get(name, default)
+    return float(value) if isinstance(value, int | float | str) else default
 
 
 def monthly_cost(model: TimingModel, template: dict[str, Any] | None = None) -> list[CostLine]:
@@ -407,34 +492,51 @@ def _seconds(value: float) -> str:
     return f"{value:6.0f} s" if value < 120 else f"{value:6.0f} s ({value / 60:.1f} min)"
 
 
+SHOWN_PARAMETERS = (
+    "ProbeCadenceSeconds",
+    "ProbeTimeoutSeconds",
+    "HeartbeatAgeThresholdSeconds",
+    "TriggerAlarmPeriodSeconds",
+    "TriggerAlarmEvaluationPeriods",
+    "WriterAlarmEvaluationPeriods",
+    "InRegionFailoverCeilingSeconds",
+    "HealthMetricPublisher",
+    "RecordTtl",
+    "PromotionMode",
+    "StateMachineType",
+)
+
+
 def render(model: TimingModel, config_env: str | None) -> str:
     out = [
         "gds-failover timing model - template.yaml defaults"
         + (f" + samconfig env '{config_env}'" if config_env else "")
     ]
-    shown = (
-        "ProbeCadenceSeconds",
-        "ProbeTimeoutSeconds",
-        "HeartbeatAgeThresholdSeconds",
-        "TriggerAlarmPeriodSeconds",
-        "TriggerAlarmEvaluationPeriods",
-        "WriterAlarmEvaluationPeriods",
-        "HealthMetricPublisher",
-        "RecordTtl",
-        "PromotionMode",
-        "StateMachineType",
-    )
-    out.append("parameters: " + ", ".join(f"{k}={model.parameters.get(k, '?')}" for k in shown))
+    out.append("parameters: " + ", ".join(f"{k}={model.parameters.get(k, '?')}" for k in SHOWN_PARAMETERS))
     out.append("")
-    out.append(f"{'step (primary region dies at T+0)':<48} {'typical':>9} {'worst':>9}")
+    out.append(f"{'step (primary region lost at T+0)':<48} {'typical':>9} {'worst':>9}")
     typical_total = worst_total = 0.0
-    for step in model.steps():
+    for step in model.steps()[:-1]:
         typical_total += step.typical_s
         worst_total += step.worst_s
         out.append(
             f"{step.name:<48} {step.typical_s:>7.0f} s {step.worst_s:>7.0f} s   T+{typical_total:.0f}/{worst_total:.0f}"
         )
         out.append(f"    {step.why}")
+    backstop = model.alarm_backstop()
+    out.append(
+        f"  (backstop: the trigger alarm, through EMF, its evaluation and SNS, would reach it at "
+        f"T+{backstop[0]:.0f}/{backstop[1]:.0f})"
+    )
+    out.append("the promoter also waits for (from T+0; it looks again every HOLD_RETRY_DELAY_SECONDS):")
+    for wait in model.region_lost_waits():
+        out.append(f"  {wait.name:<46} {wait.typical_s:>7.0f} s {wait.worst_s:>7.0f} s")
+        out.append(f"    {wait.why}")
+    decided = model.decided_after()
+    out.append(f"{'decides to promote':<48} {'':>9} {'':>9}   T+{decided[0]:.0f}/{decided[1]:.0f}")
+    promotion = model.steps()[-1]
+    out.append(f"{promotion.name:<48} {promotion.typical_s:>7.0f} s {promotion.worst_s:>7.0f} s")
+    out.append(f"    {promotion.why}")
     out.append("in parallel, DNS waits for (from T+0):")
     for wait in model.dns_waits():
         out.append(f"  {wait.name:<46} {wait.typical_s:>7.0f} s {wait.worst_s:>7.0f} s")
@@ -446,6 +548,13 @@ def render(model: TimingModel, config_env: str | None) -> str:
     out.append(
         f"{'total to a writable redis.internal':<48} {_seconds(typical):>9} | worst {_seconds(worst)}"
         "   (the later of the promotion and DNS, plus the TTL)"
+    )
+    ceiling = model.in_region_waits()[0]
+    in_region = model.total("in-region")
+    out.append(
+        f"writer dies while its region's APIs answer: {ceiling.name} at "
+        f"T+{ceiling.typical_s:.0f}/{ceiling.worst_s:.0f} ({ceiling.why}); "
+        f"total {in_region[0]:.0f} s typical, {in_region[1]:.0f} s worst"
     )
     grace = float(model.parameters.get("SuccessionGraceSeconds", "180"))
     out.append(
@@ -463,13 +572,40 @@ def render(model: TimingModel, config_env: str | None) -> str:
     lines = monthly_cost(model)
     for line in lines:
         out.append(f"{line.item:<36} {line.usd_month:>8.2f}  {line.basis}")
-    out.append(f"{'total':<36} {sum(line.usd_month for line in lines):>8.2f}  (prices: tools/rto.py, us-east-1)")
+    cost = sum(line.usd_month for line in lines)
+    out.append(
+        f"{'total':<36} {cost:>8.2f}  (prices: tools/rto.py, us-east-1; "
+        f"{cost - PREVIOUS_COST_USD:+.2f} against ${PREVIOUS_COST_USD:.2f} before the 30 s default)"
+    )
     zone = sum(line.usd_month for line in lines if line.item == "Route 53 private hosted zone")
     out.append(
-        f"{'a third region (stack without the zone)':<36} {sum(line.usd_month for line in lines) - zone:>8.2f}"
+        f"{'a third region (stack without the zone)':<36} {cost - zone:>8.2f}"
         "  (the hosted zone is created once, by the primary's stack)"
     )
+    out.append("")
+    out.append(render_profiles(model))
     return "\n".join(out)
+
+
+def render_profiles(model: TimingModel) -> str:
+    """The model's parameters beside each documented profile (PROFILES), the same figures side by side."""
+    models = {"these parameters": model} | {
+        name: TimingModel.from_parameters({**model.parameters, **overrides}) for name, overrides in PROFILES.items()
+    }
+    header = f"{'profile (typical / worst)':<44}" + "".join(f"{name:>20}" for name in models)
+    rows = [header]
+
+    def row(label: str, value: Callable[[TimingModel], str]) -> str:
+        return f"{label:<44}" + "".join(f"{value(m):>20}" for m in models.values())
+
+    rows.append(row("region lost: writable redis.internal", lambda m: "{:.0f} / {:.0f} s".format(*m.total())))
+    rows.append(
+        row("writer dies, its region's APIs answer", lambda m: "{:.0f} / {:.0f} s".format(*m.total("in-region")))
+    )
+    rows.append(row("monthly cost per stack", lambda m: f"${sum(c.usd_month for c in monthly_cost(m)):.2f}"))
+    for name, overrides in PROFILES.items():
+        rows.append(f"{name}: " + " ".join(f"{k}={v}" for k, v in overrides.items()) + " (docs/parameters.md)")
+    return "\n".join(rows)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,7 +1,8 @@
 """Promote Lambda: should THIS region become the Global Datastore's writer now? Thin handler.
 
-Subscribed to the stack's promotion-trigger SNS topic. Parses the SNS-wrapped CloudWatch alarms and
-decides once per notification (:class:`gdfailover.promote_service.PromoteService` holds the wiring:
+Subscribed to the stack's promotion-trigger SNS topic, and woken directly by the probe state machine when
+this region's replica reads a stale heartbeat. Parses the SNS-wrapped CloudWatch alarms (or the wake-up)
+and decides once per notification (:class:`gdfailover.promote_service.PromoteService` holds the wiring:
 clients, adapters, Idempotency on the SNS MessageId, the decision record).
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gdfailover.alarm import NotificationRejected, parse_sns_event
+from gdfailover.alarm import NotificationRejected, is_probe_wakeup, parse_sns_event
 from gdfailover.config import PromoteSettings
 from gdfailover.logs import json_log_line
 from gdfailover.promote_service import PromoteService
@@ -31,8 +32,9 @@ service = PromoteService.from_settings(SETTINGS, logger, Metrics(namespace=SETTI
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     invocation = service.begin(context)
+    items = [service.wakeup(event, invocation)] if is_probe_wakeup(event) else parse_sns_event(event)
     results = [
         service.reject(item) if isinstance(item, NotificationRejected) else service.decide_once(item, invocation)
-        for item in parse_sns_event(event)
+        for item in items
     ]
     return {"results": results}

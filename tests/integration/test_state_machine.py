@@ -21,6 +21,7 @@ import pytest
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
+from gdfailover.alarm import AlarmNotification, parse_probe_wakeup
 from tests.conftest import probe_env
 from tests.template.stack import asl_text, sam_template, substitute
 from tools.invoke import invoke_function
@@ -30,6 +31,8 @@ pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 REGION = "us-east-1"
 FUNCTION_NAME = "gds-failover-probe"
+PROMOTE_FUNCTION_NAME = "gds-failover-promote"
+THRESHOLD = "55"
 
 
 @pytest.fixture(autouse=True)
@@ -55,9 +58,13 @@ class ProbeLoop:
         self.env = env
         self.capsys = capsys
         self.events: list[dict[str, Any]] = []
+        self.wakeups: list[dict[str, Any]] = []
 
-    def _invoke(self, _fn: LambdaFunction, body: Any, _request: Any, response_headers: Any) -> str:
+    def _invoke(self, fn: LambdaFunction, body: Any, _request: Any, response_headers: Any) -> str:
         event = json.loads(body) if body else {}
+        if fn.function_name == PROMOTE_FUNCTION_NAME:
+            self.wakeups.append(event)  # the wake-up's contract is checked by the test; nothing to run
+            return "{}"
         self.events.append(event)
         try:
             result = invoke_function("ProbeFunction", event, {"ProbeFunction": self.env}, region=REGION)
@@ -76,18 +83,23 @@ class ProbeLoop:
         ):
             iam = boto3.client("iam", region_name=REGION)
             role = iam.create_role(RoleName="probe", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-            function_arn = boto3.client("lambda", region_name=REGION).create_function(
-                FunctionName=FUNCTION_NAME,
-                Runtime="python3.13",
-                Role=role,
-                Handler="app.lambda_handler",
-                Code={"ZipFile": _zip()},
-            )["FunctionArn"]
+            arns = {
+                name: boto3.client("lambda", region_name=REGION).create_function(
+                    FunctionName=name,
+                    Runtime="python3.13",
+                    Role=role,
+                    Handler="app.lambda_handler",
+                    Code={"ZipFile": _zip()},
+                )["FunctionArn"]
+                for name in (FUNCTION_NAME, PROMOTE_FUNCTION_NAME)
+            }
             definition = substitute(
                 asl_text(),
                 {
                     "Partition": "aws",
-                    "ProbeFunctionArn": function_arn,
+                    "ProbeFunctionArn": arns[FUNCTION_NAME],
+                    "PromoteFunctionArn": arns[PROMOTE_FUNCTION_NAME],
+                    "HeartbeatAgeThresholdSeconds": THRESHOLD,
                     "ProbeWaitSeconds": wait_seconds,
                     "ProbesPerExecution": probes,
                 },
@@ -184,3 +196,65 @@ def test_a_crashing_probe_does_not_end_the_execution(
     assert run["output"]["last"]["Error"]  # the caught error is the iteration's outcome
     assert "PROBE_TIMEOUT_SECONDS" in run["output"]["last"]["Cause"]
     assert loop.health_datapoints() == []  # no datapoint: the writer alarm treats it as breaching
+
+
+def _stale_replica(redis_factory: Callable[..., RedisServer], *, link_up: bool) -> RedisServer:
+    """A read-only replica holding a heartbeat written 120 s ago; its writer killed (link down) or alive."""
+    writer = redis_factory("old-writer", password=None)
+    replica = redis_factory("replica", password=None)
+    beat = json.dumps({"region": "us-east-2", "ts": time.time() - 120, "seq": 1, "nonce": "x"})
+    with writer.client() as client:
+        client.set("gds-failover:heartbeat", beat)
+    replica.replicate_from(writer)
+    replica.wait_in_sync()
+    if not link_up:
+        writer.kill()
+        deadline = time.monotonic() + 10
+        with replica.client() as client:
+            while client.info("replication").get("master_link_status") != "down" and time.monotonic() < deadline:
+                time.sleep(0.05)
+    return replica
+
+
+def test_a_replica_reading_a_stale_heartbeat_on_a_dead_link_wakes_the_promoter(
+    redis_factory: Callable[..., RedisServer], tls_files: TlsFiles, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replica = _stale_replica(redis_factory, link_up=False)
+    loop = ProbeLoop(probe_env(replica.port, tls_files, REPLICATION_GROUP_ID="rg-sfn"), capsys)
+    run = loop.run("30")
+
+    assert run["status"] == "SUCCEEDED"
+    assert len(loop.wakeups) == run["probes"] == 2  # every probe that reads it wakes; the promoter dedupes
+    wakeup = loop.wakeups[0]
+    assert wakeup["wakeup"] == "heartbeat-stale"
+    assert (wakeup["source"], wakeup["execution"], wakeup["iteration"]) == ("probe-state-machine", "minute-1", 1)
+    assert wakeup["probe"]["status"] == "read_only"
+    assert wakeup["probe"]["heartbeat_age_s"] > float(THRESHOLD)
+    assert wakeup["probe"]["replication_link_up"] == 0
+    notification = parse_probe_wakeup(wakeup, trigger_alarm_name="t", region=REGION, account_id="123456789012")
+    assert isinstance(notification, AlarmNotification)
+    second = parse_probe_wakeup(loop.wakeups[1], trigger_alarm_name="t", region=REGION, account_id="123456789012")
+    assert isinstance(second, AlarmNotification)
+    assert second.message_id == notification.message_id  # one incident: one decision
+
+
+def test_a_replica_still_hearing_from_its_writer_does_not_wake_the_promoter(
+    redis_factory: Callable[..., RedisServer], tls_files: TlsFiles, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stale heartbeat but a live link (the writer region's probe stopped writing): the alarm's case."""
+    replica = _stale_replica(redis_factory, link_up=True)
+    loop = ProbeLoop(probe_env(replica.port, tls_files, REPLICATION_GROUP_ID="rg-sfn"), capsys)
+    run = loop.run("30")
+
+    assert run["status"] == "SUCCEEDED"
+    assert run["output"]["last"]["result"]["heartbeat_age_s"] > float(THRESHOLD)
+    assert loop.wakeups == []
+
+
+def test_a_healthy_writer_never_wakes_the_promoter(
+    redis_factory: Callable[..., RedisServer], tls_files: TlsFiles, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = redis_factory("writer", password=None)
+    loop = ProbeLoop(probe_env(server.port, tls_files, REPLICATION_GROUP_ID="rg-sfn"), capsys)
+    assert loop.run("30")["status"] == "SUCCEEDED"
+    assert loop.wakeups == []

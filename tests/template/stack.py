@@ -206,6 +206,8 @@ def example_substitutions(wait_seconds: str = "30", probes: str = "2") -> dict[s
     return {
         "Partition": "aws",
         "ProbeFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:gds-failover-probe",
+        "PromoteFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:gds-failover-promote",
+        "HeartbeatAgeThresholdSeconds": "55",
         "ProbeWaitSeconds": wait_seconds,
         "ProbesPerExecution": probes,
     }

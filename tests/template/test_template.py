@@ -148,7 +148,10 @@ def test_state_machine_invokes_the_probe_function(default_cfn: dict[str, Any]) -
     role = refs(machine["RoleArn"]).pop()
     invoke = [s for s in _statements(_props(default_cfn, role)["Policies"]) if "lambda:InvokeFunction" in s["Action"]]
     assert invoke
-    assert all(refs(s["Resource"]) == {"ProbeFunction"} for s in invoke)
+    # the probe, and the promoter the wake-up invokes: nothing else
+    assert set().union(*(refs(s["Resource"]) for s in invoke)) == {"ProbeFunction", "PromoteFunction"}
+    assert machine["DefinitionSubstitutions"]["PromoteFunctionArn"] == {"Fn::GetAtt": ["PromoteFunction", "Arn"]}
+    assert machine["DefinitionSubstitutions"]["HeartbeatAgeThresholdSeconds"] == {"Ref": "HeartbeatAgeThresholdSeconds"}
     defaults = sam_template()["Parameters"]
     assert defaults["StateMachineType"]["Default"] == "EXPRESS"
 
@@ -176,6 +179,17 @@ def test_asl_validator_catches_what_it_claims() -> None:
     assert "retries on ['States.ALL']" in problems
     assert "no Catch on States.ALL" in problems
     assert "Orphan: unreachable" in problems
+
+
+def test_the_wake_up_is_asynchronous_and_carries_the_probe_result() -> None:
+    definition = json.loads(substitute(asl_text(), example_substitutions()))
+    wake = definition["States"]["WakePromoter"]
+    assert wake["Parameters"]["InvocationType"] == "Event"
+    assert wake["Parameters"]["FunctionName"].endswith(":function:gds-failover-promote")
+    assert wake["Parameters"]["Payload"]["wakeup"] == "heartbeat-stale"
+    assert wake["Parameters"]["Payload"]["probe.$"] == "$.last.result"
+    assert wake["ResultPath"] is None
+    assert definition["States"]["Init"]["Parameters"]["threshold.$"] == "States.StringToJson('55')"
 
 
 def test_probe_payload_is_the_handler_contract() -> None:

@@ -46,10 +46,30 @@ POLICY = Policy(
     peer_writer_alarm_name=PEER_WRITER_ALARM,
 )
 
-R53_DEAD = WriterSignal("route53", Vote.DEAD, "writer health check unhealthy: 0/16 checkers report healthy")
-R53_ALIVE = WriterSignal("route53", Vote.ALIVE, "writer health check healthy: 16/16 checkers report healthy")
+R53_DEAD = WriterSignal(
+    "route53", Vote.DEAD, "writer health check unhealthy: 0/16 checkers report healthy", outside=True
+)
+R53_ALIVE = WriterSignal(
+    "route53", Vote.ALIVE, "writer health check healthy: 16/16 checkers report healthy", outside=True
+)
+R53_UNREACHABLE = WriterSignal(
+    "route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: unreachable", transient=True, outside=True
+)
 PEER_ALARM_OK = WriterSignal(f"peer_alarm@{PEER}", Vote.ALIVE, "writer alarm is OK")
-PEER_UNREACHABLE = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer region CloudWatch unreachable")
+PEER_UNREACHABLE = WriterSignal(
+    f"peer_alarm@{PEER}", Vote.DEAD, "writer region CloudWatch unreachable", unreachable=True
+)
+CONTROL_PLANE_UNREACHABLE = WriterSignal(
+    f"peer_control_plane@{PEER}", Vote.DEAD, "writer region ElastiCache API unreachable", unreachable=True
+)
+THIRD_REGION_LOST_IT = WriterSignal(
+    "third_region@eu-west-1", Vote.DEAD, "its replica reads the writer's heartbeat 120s old", outside=True
+)
+THIRD_REGION_REPLICATES = WriterSignal(
+    "third_region@eu-west-1", Vote.ALIVE, "its replica read the writer's heartbeat 8s old", outside=True
+)
+#: The writer region does not answer from here (a lost region or a partition: the same view)
+UNREACHABLE_REGION = {"peer_control_plane": "unreachable"}
 PEER_ALARM_DEAD = WriterSignal(f"peer_alarm@{PEER}", Vote.DEAD, "writer alarm in ALARM")
 LINK_UP = ReplicationLink(1.0, NOW - timedelta(seconds=60))
 #: The trigger went to ALARM longer ago than LINK_UP_GRACE: a link still up now is a live writer.
@@ -75,9 +95,11 @@ RIVAL = RivalView(
     lag_seconds=20.0,
 )
 FAILING_OVER = ReplicationGroupActivity(
-    "my-gds-use1", "modifying", ((NOW - timedelta(seconds=40), "Recovering cache nodes 0001"),)
+    "my-gds-use1", "available", ((NOW - timedelta(seconds=40), "Test Failover API called for node group 0001"),)
 )
-R53_THROTTLED = WriterSignal("route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True)
+R53_THROTTLED = WriterSignal(
+    "route53", Vote.UNKNOWN, "GetHealthCheckStatus failed: throttled", transient=True, outside=True
+)
 
 
 def notification(**changes: Any) -> AlarmNotification:
@@ -118,7 +140,11 @@ BASELINE = Evidence(
     latch=None,
     peer_region=PEER,
     peer_control_plane="reachable",
+    # the writer's own first failed probe: longer ago than the in-region ceiling (120 s)
+    writer_unavailable_since=NOW - timedelta(seconds=150),
 )
+#: The alarm fired longer ago than OUTSIDE_CONFIRMATION_HOLD (180 s)
+LONG_AGO = timedelta(seconds=200)
 
 
 @dataclass(frozen=True)
@@ -138,10 +164,65 @@ CASES = [
     # real outages promote
     Case("writer region outage, Route 53 unhealthy", {}, Outcome.PROMOTE, "promote"),
     Case(
-        "whole writer region unreachable (no Route 53 configured)",
-        {"writer_signals": (PEER_UNREACHABLE,)},
+        "writer region unreachable from here, Route 53 unhealthy: a lost region",
+        {"writer_signals": (R53_DEAD, PEER_UNREACHABLE, CONTROL_PLANE_UNREACHABLE), **UNREACHABLE_REGION},
         Outcome.PROMOTE,
         "promote",
+    ),
+    # partitions: unreachable is not evidence of death by itself
+    Case(
+        "writer region unreachable, Route 53 sees the writer healthy: re-ask (Route 53 lags)",
+        {"writer_signals": (R53_ALIVE, PEER_UNREACHABLE, CONTROL_PLANE_UNREACHABLE), **UNREACHABLE_REGION},
+        Outcome.HOLD,
+        "outside-says-alive",
+    ),
+    Case(
+        "writer region unreachable, Route 53 still healthy after the hold: a partition",
+        {
+            "writer_signals": (R53_ALIVE, PEER_UNREACHABLE, CONTROL_PLANE_UNREACHABLE),
+            "notification": notification(state_change_time=NOW - LONG_AGO),
+            **UNREACHABLE_REGION,
+        },
+        Outcome.REFUSE,
+        "writer-alive",
+    ),
+    Case(
+        "writer region unreachable, no outside vantage configured",
+        {"writer_signals": (PEER_UNREACHABLE,), **UNREACHABLE_REGION},
+        Outcome.HOLD,
+        "no-outside-confirmation",
+    ),
+    Case(
+        "writer in us-east-1 unreachable, Route 53's API with it, two regions: a human decides",
+        {
+            "writer_signals": (R53_UNREACHABLE, PEER_UNREACHABLE, CONTROL_PLANE_UNREACHABLE),
+            "notification": notification(state_change_time=NOW - LONG_AGO),
+            **UNREACHABLE_REGION,
+        },
+        Outcome.REFUSE,
+        "no-outside-confirmation",
+    ),
+    Case(
+        "Route 53's API unreachable, the third region lost the writer too: a lost region",
+        {
+            "writer_signals": (R53_UNREACHABLE, PEER_UNREACHABLE, THIRD_REGION_LOST_IT),
+            "datastore": THREE_MEMBERS,
+            "rival": replace(RIVAL, priority=200),
+            **UNREACHABLE_REGION,
+        },
+        Outcome.PROMOTE,
+        "promote",
+    ),
+    Case(
+        "Route 53 unhealthy but the third region still replicates from the writer: blocked",
+        {
+            "writer_signals": (R53_DEAD, PEER_UNREACHABLE, THIRD_REGION_REPLICATES),
+            "datastore": THREE_MEMBERS,
+            "rival": replace(RIVAL, priority=200),
+            **UNREACHABLE_REGION,
+        },
+        Outcome.HOLD,
+        "outside-says-alive",
     ),
     Case(
         "fast path: peer writer alarm delivered from the peer region",
@@ -307,7 +388,8 @@ CASES = [
     Case(
         "link up outvotes an unreachable writer-region CloudWatch",
         {
-            "writer_signals": (PEER_UNREACHABLE,),
+            **UNREACHABLE_REGION,
+            "writer_signals": (R53_DEAD, PEER_UNREACHABLE),
             "replication_link": LINK_UP,
             "notification": notification(state_change_time=NOW - OLD_ALARM),
         },
@@ -338,23 +420,37 @@ CASES = [
     ),
     # an in-region (Multi-AZ) failover in the writer's region is not a lost writer
     Case(
-        "Multi-AZ failover in progress in the writer's region",
+        "writer unavailable 50 s, its region's APIs answer: hold to the in-region ceiling",
+        {"writer_signals": (R53_DEAD, PROBE_DEAD), "writer_unavailable_since": NOW - timedelta(seconds=50)},
+        Outcome.HOLD,
+        "in-region-ceiling",
+    ),
+    Case(
+        "own probes unreadable, APIs answer: the ceiling counts from the alarm",
+        {"writer_unavailable_since": None},
+        Outcome.HOLD,
+        "in-region-ceiling",
+    ),
+    Case(
+        "a visible in-region failover event extends the hold past the ceiling",
         {"writer_signals": (R53_DEAD, PROBE_DEAD), "peer_activity": FAILING_OVER},
         Outcome.HOLD,
         "in-region-failover",
     ),
     Case(
-        "group modifying without events: grace counted from the alarm",
+        "group modifying without events does not extend the ceiling",
         {"peer_activity": ReplicationGroupActivity("my-gds-use1", "modifying", ())},
-        Outcome.HOLD,
-        "in-region-failover",
+        Outcome.PROMOTE,
+        "promote",
     ),
     Case(
-        "Multi-AZ failover began beyond the grace and did not restore the writer",
+        "in-region failover event beyond the grace, writer still gone",
         {
             "writer_signals": (R53_DEAD, PROBE_DEAD),
             "peer_activity": ReplicationGroupActivity(
-                "my-gds-use1", "modifying", ((NOW - timedelta(seconds=150), "Recovering cache nodes 0001"),)
+                "my-gds-use1",
+                "available",
+                ((NOW - timedelta(seconds=150), "Failover from master node my-gds-use1-001 to replica node x"),),
             ),
         },
         Outcome.PROMOTE,
@@ -537,7 +633,7 @@ def test_a_promotion_carries_its_data_loss_estimate_and_evidence() -> None:
 
 
 BREAK_GLASS = replace(POLICY, break_glass_disassociate=True)
-OUTAGE = replace(BASELINE, peer_control_plane="unreachable")
+OUTAGE = replace(BASELINE, peer_control_plane="unreachable", writer_signals=(R53_DEAD, CONTROL_PLANE_UNREACHABLE))
 REJECTED = CallFailure("FailoverGlobalReplicationGroup", ErrorKind.OTHER, "InternalFailure")
 
 

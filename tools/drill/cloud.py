@@ -1,11 +1,13 @@
 """EMULATION of the AWS behaviour moto does not provide: alarm evaluation, Route 53's failover answer
 and the ElastiCache Global Datastore control plane.
 
-- Alarms follow CloudWatch's documented semantics for standard-resolution metric alarms: every
-  ALARM_EVALUATION_INTERVAL_S the statistic of each of the last EvaluationPeriods complete periods is
-  computed from the datapoints that have *arrived* (a datapoint later than the evaluation reads as
-  missing), TreatMissingData decides what a missing period counts as, and all EvaluationPeriods must
-  breach for ALARM (the template sets no DatapointsToAlarm). The definitions come from template.yaml.
+- Alarms follow CloudWatch's documented semantics for metric alarms: every ALARM_EVALUATION_INTERVAL_S
+  the statistic of each period of the evaluation range (EvaluationPeriods + EVALUATION_RANGE_EXTRA_PERIODS
+  complete periods) is computed from the datapoints that have *arrived*; with at least EvaluationPeriods
+  of them the most recent ones decide, otherwise TreatMissingData fills the rest (:func:`evaluate_range`,
+  unit-tested against the user guide's table). A late datapoint counts once it arrives, while its period
+  is inside the range. All EvaluationPeriods must breach for ALARM (the template sets no
+  DatapointsToAlarm). The definitions come from template.yaml.
 - Route 53: a CLOUDWATCH_METRIC health check follows its alarm ROUTE53_HEALTH_LAG later; ALARM and
   INSUFFICIENT_DATA (InsufficientDataHealthStatus: Unhealthy) are unhealthy, and so is an alarm whose
   region is gone. The failover answer is PRIMARY when healthy, else SECONDARY, except that a SECONDARY
@@ -22,7 +24,9 @@ and the ElastiCache Global Datastore control plane.
   timing model's promotion delay (typical by default; a scenario can ask for the worst-case
   assumption). A hung old primary (SIGSTOP) is treated like an unreachable one.
 - Each region's ElastiCache API also reports its replication group's status and failover events
-  (DescribeReplicationGroups / DescribeEvents), which an in-region (Multi-AZ) failover scenario sets.
+  (DescribeReplicationGroups / DescribeEvents), which an in-region (Multi-AZ) failover scenario sets:
+  the status stays ``available`` and the events come in the documented order and wording, each visible
+  after a delay the scenario chooses (no published figure).
 """
 
 from __future__ import annotations
@@ -139,6 +143,16 @@ class AlarmTransition:
     reason: str
 
 
+#: CloudWatch "attempts to retrieve a higher number of data points than the number specified as Evaluation
+#: Periods" (the evaluation range; user guide, "How CloudWatch alarms treat missing data"). Its size is not
+#: documented: the guide's examples show five periods for three evaluation periods. ASSUMPTION: two periods
+#: more than EvaluationPeriods, for standard and high-resolution alarms alike. A larger range lets a late
+#: datapoint count longer (a late HeartbeatAge still fires the trigger: promotion later, not never) and keeps
+#: an alarm evaluating the last datapoints of a metric that stopped (the writer alarm stays OK longer: DNS
+#: moves away from a silent writer later).
+EVALUATION_RANGE_EXTRA_PERIODS = 2
+
+
 @dataclass
 class EmulatedAlarm:
     spec: AlarmSpec
@@ -150,45 +164,34 @@ class EmulatedAlarm:
     def add(self, datapoint: Datapoint) -> None:
         self.datapoints.append(datapoint)
 
+    def period_values(self, now: float) -> list[float | None]:
+        """The statistic of each period of the evaluation range, most recent first, from the datapoints
+        that have *arrived* by ``now`` (None: no datapoint for that period yet)."""
+        period = self.spec.period_s
+        last_end = (now // period) * period if not self.spec.high_resolution else (now // 10) * 10
+        values: list[float | None] = []
+        for index in range(self.spec.evaluation_periods + EVALUATION_RANGE_EXTRA_PERIODS):
+            end = last_end - index * period
+            seen = [p.value for p in self.datapoints if end - period <= p.timestamp < end and p.arrives <= now]
+            values.append(_STATISTICS[self.spec.statistic](seen) if seen else None)
+        return values
+
     def evaluate(self, now: float) -> AlarmTransition | None:
         """Evaluate at ``now`` (a period boundary, or a 10 s tick for a high-resolution alarm); return the
         transition if the state changed."""
         if not self.region_alive:
             return None
-        period = self.spec.period_s
-        last_end = (now // period) * period if not self.spec.high_resolution else (now // 10) * 10
-        verdicts: list[bool | None] = []
-        values: list[str] = []
-        for index in range(self.spec.evaluation_periods):
-            end = last_end - index * period
-            start = end - period
-            seen = [p.value for p in self.datapoints if start <= p.timestamp < end and p.arrives <= now]
-            if not seen:
-                verdicts.append(None)
-                values.append("missing")
-                continue
-            statistic = _STATISTICS[self.spec.statistic](seen)
-            verdicts.append(_COMPARISONS[self.spec.comparison](statistic, self.spec.threshold))
-            values.append(f"{statistic:g}")
-        counted: list[bool] = []
-        for verdict in verdicts:
-            if verdict is None and self.spec.treat_missing == "breaching":
-                counted.append(True)
-            elif verdict is None and self.spec.treat_missing == "notBreaching":
-                counted.append(False)
-            elif verdict is not None:
-                counted.append(verdict)
-        if not counted:
-            new = self.state if self.spec.treat_missing == "ignore" else "INSUFFICIENT_DATA"
-        else:
-            breaching = sum(counted)
-            new = "ALARM" if breaching >= self.spec.evaluation_periods else "OK"
+        values = self.period_values(now)
+        new = evaluate_range(
+            [None if v is None else _COMPARISONS[self.spec.comparison](v, self.spec.threshold) for v in values],
+            self.spec.evaluation_periods,
+            self.spec.treat_missing,
+            self.state,
+        )
         if new == self.state:
             return None
-        reason = (
-            f"[{', '.join(reversed(values))}] for {self.spec.describe()} "
-            f"(last period ends {last_end:.0f}s after the drill started)"
-        )
+        shown = ", ".join("missing" if v is None else f"{v:g}" for v in reversed(values))
+        reason = f"[{shown}] (evaluation range, oldest first) for {self.spec.describe()}"
         transition = AlarmTransition(now, self.state, new, reason)
         self.state = new
         self.history.append(transition)
@@ -200,6 +203,34 @@ class EmulatedAlarm:
             if transition.at <= when:
                 state = transition.new
         return state
+
+
+def evaluate_range(breaching: list[bool | None], evaluation_periods: int, treat_missing: str, current: str) -> str:
+    """CloudWatch's evaluation of one alarm over its evaluation range (CloudWatch user guide, "How alarm
+    state is evaluated when data is missing"). ``breaching`` holds each period of the range, most recent
+    first: True breaching, False not, None missing. DatapointsToAlarm equals EvaluationPeriods (the
+    template sets none).
+
+    - At least EvaluationPeriods datapoints retrieved: "CloudWatch evaluates the alarm state based on the
+      most recent data points that were successfully retrieved"; missing ones do not count at all.
+    - Fewer: the missing ones are filled with TreatMissingData, "as few times as possible"; with
+      ``missing`` or ``ignore``, an outcome the real datapoints cannot settle is INSUFFICIENT_DATA
+      (every datapoint missing) or the current state.
+    """
+    retrieved = [b for b in breaching if b is not None]
+    needed = evaluation_periods
+    if len(retrieved) >= needed:
+        return "ALARM" if all(retrieved[:needed]) else "OK"
+    fillers = needed - len(retrieved)
+    counted = {"breaching": sum(retrieved) + fillers, "notBreaching": sum(retrieved)}
+    if treat_missing in counted:
+        return "ALARM" if counted[treat_missing] >= needed else "OK"
+    if not all(retrieved):
+        return "OK"  # a real datapoint within the threshold: ALARM is out of reach whatever is missing
+    if treat_missing == "ignore":
+        return current
+    # missing: INSUFFICIENT_DATA when nothing was retrieved; else every real datapoint breaches
+    return "ALARM" if retrieved else "INSUFFICIENT_DATA"
 
 
 #: The record name the drill's client resolves (template default RecordName).
@@ -294,9 +325,18 @@ class GlobalDatastoreEmulator:
         self.promotion_delay_s = rto.PROMOTION_TYPICAL_S
         #: replication group id -> status, and (emulated time, group, message) events, per ElastiCache
         self.group_status: dict[str, str] = {m.replication_group_id: "available" for m in members}
-        self.events: list[tuple[float, str, str]] = []
+        #: (occurred, group, message, visible in DescribeEvents from): an event's Date is when it
+        #: occurred; when it becomes visible has no published figure (a scenario sets the delay).
+        self.events: list[tuple[float, str, str, float]] = []
         self._on_event = on_event
         self._lock = threading.Lock()
+        #: Points a member's server at another member as its primary (the drill routes it through the
+        #: emulated inter-region network); None: REPLICAOF directly.
+        self.link: Callable[[Member, Member], None] = lambda replica, writer: replica.server.replicate_from(
+            writer.server
+        )
+        #: Whether a caller in one region reaches another region's ElastiCache API (partitions).
+        self.api_reachable: Callable[[str, str], bool] = lambda caller, callee: True
 
     def member(self, replication_group_id: str) -> Member:
         return next(m for m in self.members if m.replication_group_id == replication_group_id)
@@ -305,8 +345,9 @@ class GlobalDatastoreEmulator:
     def primary(self) -> Member:
         return next(m for m in self.members if m.role == MemberRole.PRIMARY)
 
-    def view(self, region: str) -> RegionalDatastoreApi:
-        return RegionalDatastoreApi(self, region)
+    def view(self, region: str, caller: str | None = None) -> RegionalDatastoreApi:
+        """Region ``region``'s ElastiCache API, as a caller in region ``caller`` reaches it."""
+        return RegionalDatastoreApi(self, region, caller)
 
     def snapshot(self) -> GlobalDatastore:
         return GlobalDatastore(
@@ -363,7 +404,7 @@ class GlobalDatastoreEmulator:
                 client.execute_command("WAIT", str(connected), "1000")
         new.server.replicate_from(None)
         if old_usable:
-            old.server.replicate_from(new.server)
+            self.link(old, new)
             # The resync runs in real time while emulated time would race ahead (about 2 emulated
             # minutes per wall second): without this wait a replica could serve a heartbeat that looks
             # minutes old and fire its promotion trigger. Emulated time stands still until it is in sync.
@@ -372,7 +413,7 @@ class GlobalDatastoreEmulator:
         # secondary member); a stopped, hung or unreachable one is left as it is.
         followers = [m for m in self.members if m is not old and m is not new and self._usable(m)]
         for member in followers:
-            member.server.replicate_from(new.server)
+            self.link(member, new)
             member.server.wait_in_sync()
         old.role, new.role = MemberRole.SECONDARY, MemberRole.PRIMARY
         self.status = "available"
@@ -386,16 +427,19 @@ class GlobalDatastoreEmulator:
     def _usable(self, member: Member) -> bool:
         return member.server.running and not member.server.paused and member.region not in self.unreachable_regions
 
-    def add_event(self, replication_group_id: str, message: str) -> None:
-        self.events.append((self._simulation.now, replication_group_id, message))
-        self._on_event("gds", f"ElastiCache event {replication_group_id}: {message}")
+    def add_event(self, replication_group_id: str, message: str, visible_after_s: float = 0.0) -> None:
+        now = self._simulation.now
+        self.events.append((now, replication_group_id, message, now + visible_after_s))
+        late = f" (visible in DescribeEvents {visible_after_s:.0f}s later)" if visible_after_s else ""
+        self._on_event("gds", f"ElastiCache event {replication_group_id}: {message}{late}")
 
     def activity(self, replication_group_id: str, since: datetime) -> ReplicationGroupActivity:
         epoch = self._simulation.clock.epoch
+        now = self._simulation.now
         events = tuple(
             (epoch + timedelta(seconds=at), message)
-            for at, group, message in self.events
-            if group == replication_group_id and epoch + timedelta(seconds=at) >= since
+            for at, group, message, visible in self.events
+            if group == replication_group_id and epoch + timedelta(seconds=at) >= since and visible <= now
         )
         return ReplicationGroupActivity(replication_group_id, self.group_status.get(replication_group_id, "?"), events)
 
@@ -410,12 +454,14 @@ class GlobalDatastoreEmulator:
 class RegionalDatastoreApi:
     """gdfailover.elasticache.GlobalDatastoreApi as one region's ElastiCache endpoint serves it."""
 
-    def __init__(self, datastore: GlobalDatastoreEmulator, region: str) -> None:
+    def __init__(self, datastore: GlobalDatastoreEmulator, region: str, caller: str | None = None) -> None:
         self._datastore = datastore
         self._region = region
+        self._caller = caller
 
     def _reachable(self, operation: str) -> None:
-        if self._region in self._datastore.unreachable_regions:
+        cut = self._caller is not None and not self._datastore.api_reachable(self._caller, self._region)
+        if self._region in self._datastore.unreachable_regions or cut:
             raise AwsCallError(
                 operation,
                 ErrorKind.UNREACHABLE,

@@ -174,9 +174,9 @@ class StepFunctionsOnVirtualTime:
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
 
-    def deploy(self, region: str, name: str, definition: str, task: LambdaTask) -> str:
-        """Create the probe Lambda (a placeholder package: the task runs in-process) and the state
-        machine; return the state machine ARN."""
+    def deploy(self, region: str, name: str, definition: str, task: LambdaTask, wakeup: LambdaTask) -> str:
+        """Create the probe Lambda and the promoter the wake-up invokes (placeholder packages: the tasks
+        run in-process) and the state machine; return the state machine ARN."""
         iam = boto3.client("iam", region_name=region)
         role_name = f"{name}-role"
         try:
@@ -186,15 +186,18 @@ class StepFunctionsOnVirtualTime:
         package = io.BytesIO()
         with zipfile.ZipFile(package, "w") as archive:
             archive.writestr("app.py", "# the drill runs functions/probe/app.py in-process\n")
-        function_arn = boto3.client("lambda", region_name=region).create_function(
-            FunctionName=name,
-            Runtime="python3.13",
-            Role=role_arn,
-            Handler="app.lambda_handler",
-            Code={"ZipFile": package.getvalue()},
-        )["FunctionArn"]
-        self._tasks[name] = task
-        machine = definition.replace("${ProbeFunctionArn}", function_arn)
+        arns = {}
+        for function, run in ((name, task), (f"{name}-wakeup", wakeup)):
+            arns[function] = boto3.client("lambda", region_name=region).create_function(
+                FunctionName=function,
+                Runtime="python3.13",
+                Role=role_arn,
+                Handler="app.lambda_handler",
+                Code={"ZipFile": package.getvalue()},
+            )["FunctionArn"]
+            self._tasks[function] = run
+        machine = definition.replace("${ProbeFunctionArn}", arns[name])
+        machine = machine.replace("${PromoteFunctionArn}", arns[f"{name}-wakeup"])
         return str(
             boto3.client("stepfunctions", region_name=region).create_state_machine(
                 name=name, definition=machine, roleArn=role_arn, type="STANDARD"
@@ -219,6 +222,7 @@ def asl_definition(template: Mapping[str, Any], parameters: Mapping[str, str], p
     cadence = parameters["ProbeCadenceSeconds"]
     substitutions = {
         "Partition": partition,
+        "HeartbeatAgeThresholdSeconds": str(parameters["HeartbeatAgeThresholdSeconds"]),
         "ProbeWaitSeconds": cadence,
         "ProbesPerExecution": str(template["Mappings"]["Cadence"][cadence]["ProbesPerExecution"]),
     }

@@ -107,7 +107,13 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
     log_path = LOG_DIR / f"{scenario.name}.log"
     errors: list[str] = []
     with log_path.open("w", encoding="utf-8") as log, CapturingStdout.for_run(log) as stdout:
-        world = World(scenario.name, scenario.overrides, stdout, regions=scenario.regions)
+        world = World(
+            scenario.name,
+            scenario.overrides,
+            stdout,
+            regions=scenario.regions,
+            writer_in_us_east_1=scenario.writer_in_us_east_1,
+        )
         with world.running():
             world.duplicate_deliveries = scenario.duplicate_deliveries
             scenario.inject(world)

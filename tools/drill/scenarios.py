@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 
 from gdfailover.switchover import SwitchoverOutcome, SwitchoverRequest, run_switchover
 from tools import rto
+from tools.drill.network import REPL_TIMEOUT_S
 from tools.drill.world import GLOBAL_ID, DrillWriterHealth, World
 from tools.localredis import free_port
 
-#: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA.
-FAULT_AT_S = 150.0
+#: Fault injection time: long enough for every alarm and the DNS answer to settle from INSUFFICIENT_DATA,
+#: and at the timing model's typical phase: region A probes at second 3 and 33 of each minute (30 s
+#: cadence), so its last heartbeat is half a cadence (15 s) old when the fault lands.
+FAULT_AT_S = 138.0
 
 Check = Callable[[World], tuple[str, bool]]
 SWITCHOVER_RESULT = "switchover result: "
@@ -33,6 +36,8 @@ class Scenario:
     checks: tuple[Check, ...] = ()
     duplicate_deliveries: bool = False
     regions: int = 2  # 3: the three-region deployment of docs/three-regions.md (names start with three-)
+    #: Two regions whose writer is in us-east-1, the region that also serves the Route 53 API
+    writer_in_us_east_1: bool = False
 
 
 def at(world: World, seconds_after_fault: float, action: Callable[[], None]) -> None:
@@ -50,7 +55,9 @@ def kill_primary_redis(world: World) -> None:
 
 def lose_primary_region(world: World) -> None:
     def fault() -> None:
-        world.inject("region A lost: redis-server killed, its probe, metrics, alarms, SNS and ElastiCache API gone")
+        world.inject(
+            "region A lost: its Redis stops answering (blackhole), its probe, metrics, alarms, SNS and APIs are gone"
+        )
         world.lose_region("A")
 
     at(world, 0, fault)
@@ -61,7 +68,9 @@ def restart_old_primary_as_replica(world: World) -> None:
     assert world.datastore is not None
     old = world.regions["A"]
     primary = world.datastore.primary
-    old.server.extra_args = [*old.server.extra_args, "--replicaof", "127.0.0.1", str(primary.server.port)]
+    writer = next(r.label for r in world.regions.values() if r.replication_group_id == primary.replication_group_id)
+    port = world.replication_port("A", writer)
+    old.server.extra_args = [*old.server.extra_args, "--replicaof", "127.0.0.1", str(port)]
     old.server.start()
     old.server.wait_in_sync()  # real-time resync; emulated time waits for it (see GlobalDatastore._complete_failover)
     world.event("fault", "drill", f"region A's redis-server is back, as a replica of {primary.replication_group_id}")
@@ -189,53 +198,99 @@ def lag_above_gate(world: World) -> None:
     at(world, 240, primary_down)
 
 
-def replica_link_drops(world: World, label: str = "B") -> None:
-    """The replica's replication stream from the writer breaks (CLIENT KILL TYPE master): what a failed
-    primary node does to it, or what Redis's repl-timeout (60 s) does once a hung writer stays silent.
-    The replica keeps reconnecting to the same address; while nothing answers there, its link is down."""
-    with world.regions[label].server.client() as client:
-        client.execute_command("CLIENT", "KILL", "TYPE", "master")
-    world.event("fault", "drill", f"region {label}'s replication link to the writer drops")
+#: A published TestFailover (design.md, "In-region failover"): "Failover to replica node ... completed" 63 s
+#: after "Test Failover API called", "Recovering cache nodes" 83 s after that, "Finished recovery" 618 s later.
+RECOVERING_AFTER_COMPLETION_S = 83.0
+FINISHED_AFTER_RECOVERING_S = 618.0
 
 
-def multi_az_failover(world: World) -> None:
-    """Region A's writer is unavailable for 60 s while ElastiCache fails it over inside region A; region
-    A's ElastiCache API says so (DescribeReplicationGroups: modifying; DescribeEvents, as worded in the
-    TestFailover API reference). The emulated failover keeps the same server (SIGSTOP, then SIGCONT), so
-    no acknowledged write is lost, as in a real Multi-AZ failover to an in-sync replica."""
-    assert world.datastore is not None
-    datastore = world.datastore
-    group = world.regions["A"].replication_group_id
-    server = world.regions["A"].server
+def multi_az_failover(
+    unavailable_s: float, *, test_failover: bool = False, events_visible_after_s: float = 0.0
+) -> Callable[[World], None]:
+    """An in-region (Multi-AZ) failover in region A, as the ElastiCache docs describe it: the writer is
+    unavailable for ``unavailable_s``, the replication group's status stays ``available`` ("During the
+    failover process, the console continues to show the node's status as available"), and the events come
+    in the documented order and wording: "Test Failover API called for node group <id>" (TestFailover only,
+    at the start), "Failover from primary node <id> to replica node <id> completed" when it is over (a node
+    failure shows nothing before that), then "Recovering cache nodes" and "Finished recovery for cache
+    nodes". How soon an event is visible in DescribeEvents has no published figure: ASSUMPTION
+    ``events_visible_after_s`` (0 by default; a later event only delays an extension of the hold, which
+    never counts on one). The emulated failover keeps the same server (SIGSTOP, then SIGCONT), so no
+    acknowledged write is lost, as in a failover to an in-sync replica; region B's link follows the
+    emulated repl-timeout like that of any silent writer."""
 
-    def start() -> None:
-        world.inject("region A's primary node fails; ElastiCache starts a Multi-AZ failover inside region A")
-        server.pause()
-        replica_link_drops(world)
-        datastore.group_status[group] = "modifying"
-        datastore.add_event(group, "Recovering cache nodes 0001")
+    def inject(world: World) -> None:
+        assert world.datastore is not None
+        datastore = world.datastore
+        group = world.regions["A"].replication_group_id
+        server = world.regions["A"].server
 
-    def done() -> None:
-        server.resume()
-        datastore.add_event(group, f"Failover from primary node {group}-001 to replica node {group}-002 completed")
-        world.event("fault", "drill", "region A's writer is back (the promoted in-region replica)")
+        def event(message: str) -> None:
+            datastore.add_event(group, message, visible_after_s=events_visible_after_s)
 
-    def recovered() -> None:
-        datastore.group_status[group] = "available"
-        datastore.add_event(group, "Finished recovery for cache nodes 0001")
+        def start() -> None:
+            kind = "TestFailover on node group 0001" if test_failover else "its primary node fails"
+            world.inject(f"region A: {kind}; ElastiCache fails over inside region A ({unavailable_s:.0f}s)")
+            server.pause()
+            if test_failover:
+                event("Test Failover API called for node group 0001")
 
-    at(world, 0, start)
-    at(world, 60, done)
-    at(world, 90, recovered)
+        def done() -> None:
+            server.resume()
+            event(f"Failover from primary node {group}-001 to replica node {group}-002 completed")
+            world.event("fault", "drill", "region A's writer is back (the promoted in-region replica)")
+
+        at(world, 0, start)
+        at(world, unavailable_s, done)
+        at(world, unavailable_s + RECOVERING_AFTER_COMPLETION_S, lambda: event("Recovering cache nodes 0001"))
+        at(
+            world,
+            unavailable_s + RECOVERING_AFTER_COMPLETION_S + FINISHED_AFTER_RECOVERING_S,
+            lambda: event("Finished recovery for cache nodes 0001"),
+        )
+
+    return inject
 
 
 def hang_primary(world: World) -> None:
+    """A plain pause, for good: region B's link drops when the emulated repl-timeout says so."""
+
     def fault() -> None:
         world.inject("region A's redis-server hangs (SIGSTOP, never resumes); region A's AWS services work")
         world.regions["A"].server.pause()
 
     at(world, 0, fault)
-    at(world, 60, lambda: replica_link_drops(world))  # repl-timeout: 60 s of silence from the writer
+
+
+def partition_from_primary(label: str = "B") -> Callable[[World], None]:
+    """The network between region A and region ``label`` fails: replication from A stops (blackholed) and
+    neither region's APIs answer callers in the other. A's writer keeps serving its clients, and Route 53's
+    checkers (outside every region) keep seeing it healthy; with three regions, the third keeps replicating."""
+
+    def inject(world: World) -> None:
+        def fault() -> None:
+            world.inject(
+                f"network between region A and region {label} fails: replication A->{label} blackholed, "
+                "each region's APIs unreachable from the other; A's writer and its clients are fine"
+            )
+            world.partition("A", label)
+
+        at(world, 0, fault)
+
+    return inject
+
+
+def late_metrics_in_survivor(delay_s: float) -> Callable[[World], None]:
+    def inject(world: World) -> None:
+        world.regions["B"].metric_delay_s = delay_s
+
+        def fault() -> None:
+            world.inject(f"region A lost while region B's probe metrics reach CloudWatch {delay_s:.0f}s late (EMF)")
+            world.lose_region("A")
+
+        at(world, 0, fault)
+
+    return inject
 
 
 def emf_delayed_in_primary(world: World) -> None:
@@ -244,6 +299,14 @@ def emf_delayed_in_primary(world: World) -> None:
         world.regions["A"].metric_delay_s = 65.0
 
     at(world, 0, fault)
+
+
+def link_dropped_after_repl_timeout(world: World) -> tuple[str, bool]:
+    """Region B's link dropped by the emulated repl-timeout, REPL_TIMEOUT_S after the writer went silent."""
+    drops = [e.at for e in world.timeline if e.kind == "fault" and "replication link drops" in e.text]
+    fault = world.fault_at or 0.0
+    ok = bool(drops) and abs(drops[0] - fault - REPL_TIMEOUT_S) <= 1.5
+    return f"region B's link dropped {REPL_TIMEOUT_S:.0f}s (emulated) after the writer went silent", ok
 
 
 def lose_primary_region_slow_promotion(world: World) -> None:
@@ -409,11 +472,69 @@ CATALOGUE_LIST: tuple[Scenario, ...] = (
 CATALOGUE_LIST += (
     Scenario(
         name="multi-az-failover",
-        summary="Region A's writer is gone 60 s while its ElastiCache API reports a Multi-AZ failover",
+        summary="Region A's primary node fails; Multi-AZ failover 60 s, group available, event at completion",
         expected=(),
-        inject=multi_az_failover,
+        inject=multi_az_failover(60.0),
         run_for_s=360.0,
-        checks=(dns_ends_on("A"), failovers(0), held_for("in-region-failover"), no_lost_writes),
+        checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
+    ),
+    Scenario(
+        name="multi-az-failover-90s",
+        summary="Multi-AZ node failure of 90 s: group available, no event until it completes",
+        expected=(),
+        inject=multi_az_failover(90.0),
+        run_for_s=420.0,
+        checks=(dns_ends_on("A"), failovers(0), held_for("in-region-ceiling"), no_lost_writes),
+    ),
+    Scenario(
+        name="multi-az-test-failover",
+        summary="TestFailover in region A (60 s): 'Test Failover API called' first, then the documented events",
+        expected=(),
+        inject=multi_az_failover(60.0, test_failover=True),
+        run_for_s=360.0,
+        checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
+    ),
+    Scenario(
+        name="multi-az-events-late",
+        summary="TestFailover of 90 s whose events become visible in DescribeEvents 120 s late",
+        expected=(),
+        inject=multi_az_failover(90.0, test_failover=True, events_visible_after_s=120.0),
+        run_for_s=420.0,
+        checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
+    ),
+    Scenario(
+        name="partition",
+        summary="Network between A and B fails (replication and APIs); A's writer is fine, Route 53 sees it",
+        expected=("refuse:writer-alive",),
+        inject=partition_from_primary("B"),
+        run_for_s=420.0,
+        checks=(dns_ends_on("A"), failovers(0), held_for("outside-says-alive"), no_lost_writes),
+    ),
+    Scenario(
+        name="writer-stall-90s",
+        summary="Region A's redis-server stalls 90 s (SIGSTOP); its APIs answer; B's link drops at repl-timeout",
+        expected=(),
+        inject=blip(90.0),
+        run_for_s=360.0,
+        checks=(dns_ends_on("A"), failovers(0), link_dropped_after_repl_timeout, no_lost_writes),
+    ),
+    Scenario(
+        name="primary-region-outage-late-metrics",
+        summary="Region A disappears while region B's own metrics arrive 60 s late: B promotes, later",
+        expected=("promote",),
+        inject=late_metrics_in_survivor(60.0),
+        run_for_s=600.0,
+        checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
+    ),
+    Scenario(
+        name="us-east-1-outage-two-regions",
+        summary="Two regions, writer in us-east-1: region A disappears and takes the Route 53 API with it",
+        expected=("refuse:no-outside-confirmation",),
+        inject=lose_primary_region,
+        run_for_s=420.0,
+        expect_recovery=False,
+        writer_in_us_east_1=True,
+        checks=(failovers(0), held_for("no-outside-confirmation")),
     ),
     Scenario(
         name="writer-stall-45s",
@@ -436,7 +557,7 @@ CATALOGUE_LIST += (
         summary="Region A's redis-server hangs for good (SIGSTOP); region A's AWS services keep working",
         expected=("promote",),
         inject=hang_primary,
-        checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
+        checks=(dns_ends_on("B"), failovers(1), link_dropped_after_repl_timeout, no_lost_writes),
     ),
     Scenario(
         name="primary-region-outage-slow-promotion",
@@ -678,6 +799,15 @@ CATALOGUE_LIST += (
             replicate_from(("A", "C"), "B"),
             no_lost_writes,
         ),
+    ),
+    Scenario(
+        name="three-partition",
+        summary="Three regions: the network between A and B fails; C still replicates from a healthy A",
+        expected=("B:refuse:writer-alive",),
+        inject=partition_from_primary("B"),
+        run_for_s=420.0,
+        regions=3,
+        checks=(dns_ends_on("A"), failovers(0), never_promoted("C"), no_lost_writes),
     ),
     Scenario(
         name="three-blip",

@@ -52,6 +52,7 @@ from tools.drill.cloud import (
     FailoverRecord,
     GlobalDatastoreEmulator,
     Member,
+    RegionalDatastoreApi,
     resolve,
 )
 from tools.drill.lambdas import (
@@ -62,6 +63,7 @@ from tools.drill.lambdas import (
     load_handler_module,
     logged_records,
 )
+from tools.drill.network import REPL_TIMEOUT_S, WALL_REPL_TIMEOUT_S, LinkWatch, Partitions, ReplicationPath
 from tools.drill.sim import Simulation
 from tools.invoke import LambdaContext
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files, server_tls_files
@@ -88,10 +90,18 @@ class RegionLayout:
     parameters: dict[str, str] = field(default_factory=dict)  # further per-stack parameter overrides
 
 
+#: Two regions: the writer in us-east-2, so the Route 53 API (served from us-east-1) stays outside both;
+#: TWO_REGIONS_US_EAST_1 is the pair whose writer region also serves the Route 53 API.
 TWO_REGIONS = (
+    RegionLayout("A", "us-east-2", "PRIMARY", "drill-use2", "B"),
+    RegionLayout("B", "us-west-2", "SECONDARY", "drill-usw2", "A"),
+)
+TWO_REGIONS_US_EAST_1 = (
     RegionLayout("A", "us-east-1", "PRIMARY", "drill-use1", "B"),
     RegionLayout("B", "us-west-2", "SECONDARY", "drill-usw2", "A"),
 )
+#: The region that serves the Route 53 API (GetHealthCheckStatus): the control plane lives in us-east-1.
+ROUTE53_API_REGION = "us-east-1"
 #: The three-region deployment of docs/three-regions.md ("Deploy three regions", priorities B 10, C 20, A 30).
 THREE_REGIONS = (
     RegionLayout("A", "us-east-1", "PRIMARY", "drill-use1", "B", {"PromotionPriority": "30"}),
@@ -152,12 +162,17 @@ class Region:
 
 class World:
     def __init__(
-        self, scenario_name: str, overrides: dict[str, str], stdout: CapturingStdout, regions: int = 2
+        self,
+        scenario_name: str,
+        overrides: dict[str, str],
+        stdout: CapturingStdout,
+        regions: int = 2,
+        writer_in_us_east_1: bool = False,
     ) -> None:
         if regions not in LAYOUTS:
             raise ValueError(f"the drill emulates 2 or 3 regions, not {regions}")
         self.scenario_name = scenario_name
-        self.layout = LAYOUTS[regions]
+        self.layout = TWO_REGIONS_US_EAST_1 if writer_in_us_east_1 and regions == 2 else LAYOUTS[regions]
         #: Second of the minute each region's probe execution starts (a scenario may align two of them).
         self.schedule_offset_s = dict(SCHEDULE_OFFSET_S)
         self.simulation = Simulation()
@@ -180,6 +195,12 @@ class World:
         self.datastore: GlobalDatastoreEmulator | None = None
         self.route53: EmulatedRoute53 | None = None
         self.client: DrillClient | None = None
+        self.partitions = Partitions()
+        #: (writer label, replica label) -> the inter-region path that replica replicates through
+        self.paths: dict[tuple[str, str], ReplicationPath] = {}
+        self.link_watch: dict[str, LinkWatch] = {}
+        #: label -> the path the drill's client reaches that region's Redis through
+        self.client_paths: dict[str, ReplicationPath] = {}
 
     # --- timeline ------------------------------------------------------------------------------------
     def event(
@@ -211,18 +232,27 @@ class World:
                     server = RedisServer(
                         name=f"region-{layout.label.lower()}",
                         tls=self._server_tls(layout.replication_group_id, layout.name),
+                        extra_args=["--repl-timeout", str(WALL_REPL_TIMEOUT_S)],
                     ).start()
                     servers.append(server)
                     self.regions[layout.label] = Region(
                         layout.label, layout.name, layout.role, layout.replication_group_id, server, peer=layout.peer
                     )
-                writer = self.regions["A"].server
-                for replica in servers[1:]:
-                    replica.replicate_from(writer)
-                    replica.wait_in_sync()
+                for region in self.regions.values():
+                    path = ReplicationPath(
+                        f"client->{region.label}",
+                        fail_fast_when=functools.partial(self._silent_to_clients, region),
+                    )
+                    path.point_to(region.server.port)
+                    self.client_paths[region.label] = path
+                for label in list(self.regions)[1:]:
+                    self.replicate(label, "A")
+                    self.regions[label].server.wait_in_sync()
                 self._build()
                 yield self
             finally:
+                for path in [*self.paths.values(), *self.client_paths.values()]:
+                    path.close()
                 for server in servers:
                     server.stop()
                 shutil.rmtree(self.workdir, ignore_errors=True)  # the TLS keys, among others
@@ -337,13 +367,23 @@ class World:
             [Member(region.replication_group_id, region.name, region.role, region.server) for region in all_regions],
             on_event=lambda kind, text: self.event(kind, "GDS", text),
         )
+        self.datastore.link = lambda replica, writer: self.replicate(
+            self._label_of(replica.region), self._label_of(writer.region)
+        )
+        self.datastore.api_reachable = lambda caller, callee: (
+            caller not in self._region_names() or self.apis_reachable(self._label_of(caller), self._label_of(callee))
+        )
         for region in all_regions:
             self._load_handlers(region)
         definition = asl_definition(self.template, {**self.defaults, **self.overrides})
         for region in all_regions:
             assert self._sfn is not None
             region.state_machine_arn = self._sfn.deploy(
-                region.name, f"{region.stack_name}-probe", definition, functools.partial(self._probe, region)
+                region.name,
+                f"{region.stack_name}-probe",
+                definition,
+                functools.partial(self._probe, region),
+                functools.partial(self._wake_promoter, region),
             )
         self.client = DrillClient(
             self.simulation,
@@ -402,6 +442,7 @@ class World:
         }
         probe = load_handler_module("ProbeFunction", region.name, region.parameters, probe_env)
         probe.run_probe = functools.partial(run_probe, clock=self.simulation.clock.time)  # type: ignore[attr-defined]
+        probe.connect = functools.partial(self._connect_with_emulated_link_io, region, probe.connect)  # type: ignore[attr-defined]
         region.probe_module = probe
         promote = load_handler_module("PromoteFunction", region.name, region.parameters, promote_env)
         assert self.datastore is not None
@@ -414,46 +455,163 @@ class World:
         service.sources = dataclasses.replace(
             sources,
             datastores=datastore.view(region.name),
-            # The peer's ElastiCache endpoint as seen from this region: unreachable when that region is down.
-            peer_datastores=datastore.view,
-            peer_alarms=functools.partial(self._peer_alarms, sources.peer_alarms),
-            health_checks=EmulatedHealthChecks(self),
-            peer_probe_metrics=functools.partial(self._peer_probe_metrics, sources.peer_probe_metrics),
+            # The peer's ElastiCache endpoint as seen from this region: unreachable when that region is down
+            # or a partition cuts this region off from its APIs.
+            peer_datastores=functools.partial(self._peer_datastores, region),
+            peer_alarms=functools.partial(self._peer_alarms, region, sources.peer_alarms),
+            health_checks=EmulatedHealthChecks(self, region),
+            peer_probe_metrics=functools.partial(self._peer_probe_metrics, region, sources.peer_probe_metrics),
             # Three regions: the other secondary's metrics and ledger, read in its region (moto), as the
             # handler reads them; unreachable when that region is down.
             rival=functools.partial(
                 observe_configured_rival,
                 service.succession,
-                self._rival_sources(service.settings.metrics_namespace, service.settings.service_name),
+                self._rival_sources(region, service.settings.metrics_namespace, service.settings.service_name),
                 GLOBAL_ID,
             ),
         )
         region.promote_module = promote
 
-    def _rival_sources(self, namespace: str, service: str) -> RivalSources:
+    def _rival_sources(self, caller: Region, namespace: str, service: str) -> RivalSources:
         real = boto3_rival_sources(namespace, service)
 
         def metrics(region_name: str) -> ProbeMetricsReader:
-            region = next(r for r in self.regions.values() if r.name == region_name)
-            return real.metrics(region_name) if region.alive else UnreachableCloudWatch(region_name)
+            if self._answers(caller, region_name):
+                return real.metrics(region_name)
+            return UnreachableCloudWatch(region_name)
 
         def ledger(region_name: str, table: str) -> LatchReader:
-            region = next(r for r in self.regions.values() if r.name == region_name)
-            return real.ledger(region_name, table) if region.alive else UnreachableLedger(region_name)
+            if self._answers(caller, region_name):
+                return real.ledger(region_name, table)
+            return UnreachableLedger(region_name)
 
         return RivalSources(metrics=metrics, ledger=ledger)
 
-    def _peer_alarms(self, real: Callable[[str], AlarmReader], peer_region: str) -> AlarmReader:
-        region = next(r for r in self.regions.values() if r.name == peer_region)
-        if not region.alive:
+    def _answers(self, caller: Region, region_name: str) -> bool:
+        """Region ``region_name``'s APIs answer a caller in ``caller``'s region (up, and not cut off)."""
+        callee = next(r for r in self.regions.values() if r.name == region_name)
+        return callee.alive and self.apis_reachable(caller.label, callee.label)
+
+    def _peer_datastores(self, caller: Region, peer_region: str) -> RegionalDatastoreApi:
+        assert self.datastore is not None
+        return self.datastore.view(peer_region, caller=caller.name)
+
+    def _peer_alarms(self, caller: Region, real: Callable[[str], AlarmReader], peer_region: str) -> AlarmReader:
+        if not self._answers(caller, peer_region):
             return UnreachableAlarms(peer_region)
         return real(peer_region)
 
-    def _peer_probe_metrics(self, real: Callable[[str], ProbeMetricsReader] | None, peer_region: str) -> Any:
-        region = next(r for r in self.regions.values() if r.name == peer_region)
-        if not region.alive or real is None:
+    def _peer_probe_metrics(
+        self, caller: Region, real: Callable[[str], ProbeMetricsReader] | None, peer_region: str
+    ) -> Any:
+        if real is None or not self._answers(caller, peer_region):
             return UnreachableCloudWatch(peer_region)
         return real(peer_region)
+
+    # --- the network between the regions (tools/drill/network.py) -----------------------------------
+    def _region_names(self) -> set[str]:
+        return {r.name for r in self.regions.values()}
+
+    def _label_of(self, region_name: str) -> str:
+        return next(r.label for r in self.regions.values() if r.name == region_name)
+
+    def replicate(self, replica_label: str, writer_label: str) -> None:
+        """REPLICAOF the writer, through the inter-region path between the two regions."""
+        key = (writer_label, replica_label)
+        path = self.paths.get(key)
+        if path is None:
+            path = self.paths[key] = ReplicationPath(f"{writer_label}->{replica_label}")
+        path.point_to(self.regions[writer_label].server.port)
+        if not self.partitions.replication_flows(writer_label, replica_label):
+            path.block()
+        with self.regions[replica_label].server.client() as client:
+            client.execute_command("REPLICAOF", "127.0.0.1", str(path.port))
+
+    def replication_port(self, replica_label: str, writer_label: str) -> int:
+        """The port a replica in ``replica_label`` reaches the writer through (for --replicaof at start)."""
+        key = (writer_label, replica_label)
+        if key not in self.paths:
+            self.paths[key] = ReplicationPath(f"{writer_label}->{replica_label}")
+        self.paths[key].point_to(self.regions[writer_label].server.port)
+        return self.paths[key].port
+
+    def apis_reachable(self, caller_label: str, callee_label: str) -> bool:
+        return caller_label == callee_label or self.partitions.apis_reachable(caller_label, callee_label)
+
+    def partition(self, first: str, second: str, *, replication: bool = True, apis: bool = True) -> None:
+        """Cut the network between two regions: replication between them (blackholed: no byte, no reset)
+        and each one's regional APIs for callers in the other. Route 53's checkers are outside both."""
+        self.partitions.cut(
+            first, second, replication=replication, apis_first_to_second=apis, apis_second_to_first=apis
+        )
+        for (writer, replica), path in self.paths.items():
+            if {writer, replica} == {first, second} and replication:
+                path.block()
+
+    def heal(self, first: str, second: str) -> None:
+        self.partitions.heal(first, second)
+        for (writer, replica), path in self.paths.items():
+            if {writer, replica} == {first, second}:
+                path.heal()
+
+    def _connect_with_emulated_link_io(
+        self, region: Region, connect: Callable[..., redis.Redis], *args: Any, **kwargs: Any
+    ) -> redis.Redis:
+        """The probe's Redis client, whose INFO replication reports ``master_last_io_seconds_ago`` on
+        emulated time: how long this replica's writer has been silent (tools/drill/network.py). The real
+        value counts wall seconds while emulated time runs ~100x faster; everything else is the real
+        server's answer."""
+        client = connect(*args, **kwargs)
+        real_info = client.info
+
+        def info(*info_args: Any, **info_kwargs: Any) -> Any:
+            answer = real_info(*info_args, **info_kwargs)
+            if isinstance(answer, dict) and "master_last_io_seconds_ago" in answer:
+                watch = self.link_watch.get(region.label)
+                silent = watch.silent_since if watch is not None and not watch.dropped else None
+                if silent is not None:
+                    answer["master_last_io_seconds_ago"] = int(self.simulation.now - silent)
+                elif int(answer["master_last_io_seconds_ago"]) >= 0:
+                    answer["master_last_io_seconds_ago"] = 0
+            return answer
+
+        client.info = info  # type: ignore[method-assign]
+        return client
+
+    def _writer_silent_to(self, replica: Region) -> bool:
+        """The replica's writer sends it nothing while its connection stays open: a paused (hung) or lost
+        writer, or a blackholed path. A killed writer is not silent: its connections reset."""
+        assert self.datastore is not None
+        primary = self.datastore.primary.replication_group_id
+        writer = next(r for r in self.regions.values() if r.replication_group_id == primary)
+        if writer is replica or not writer.server.running:
+            return False
+        path = self.paths.get((writer.label, replica.label))
+        return writer.server.paused or not writer.alive or (path is not None and path.blocked)
+
+    def _watch_replication(self) -> None:
+        """repl-timeout on emulated time (tools/drill/network.py): a replica whose writer has been silent
+        for REPL_TIMEOUT_S drops its link, as Redis does."""
+        now = self.simulation.now
+        for region in self.regions.values():
+            if not region.server.running or region.server.paused:
+                continue
+            watch = self.link_watch.setdefault(region.label, LinkWatch())
+            if not self._writer_silent_to(region):
+                watch.silent_since, watch.dropped = None, False
+                continue
+            if watch.silent_since is None:
+                watch.silent_since = now
+            if not watch.dropped and now - watch.silent_since >= REPL_TIMEOUT_S:
+                watch.dropped = True
+                with region.server.client(timeout=2.0) as client:
+                    client.execute_command("CLIENT", "KILL", "TYPE", "master")
+                self.event(
+                    "fault",
+                    "drill",
+                    f"region {region.label}'s replication link drops: its writer silent for "
+                    f"{REPL_TIMEOUT_S:.0f}s (repl-timeout, emulated time)",
+                )
 
     # --- the loop ---------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -464,6 +622,7 @@ class World:
             )
         sim.every(rto.HIGH_RES_EVALUATION_INTERVAL_S, self._evaluate_alarms, start=60.0)
         sim.every(1.0, self._watch_dns, start=0.0)
+        sim.every(1.0, self._watch_replication, start=0.25)
         assert self.client is not None
         sim.every(1.0, self.client.tick, start=0.5)
 
@@ -496,28 +655,42 @@ class World:
         self._publish_metrics(region, now, metrics)
         status = str(result["status"])
         if status == "healthy":
-            self._let_replicas_catch_up(region)
+            self._let_replicas_catch_up(region, self._replicas_in_reach(region))
         age = result.get("heartbeat_age_s")
         text = status
         if status == "read_only" and isinstance(age, int | float):
             text += f", writer heartbeat age {age:.0f}s"
         if status == "read_only" and (link := result.get("replication_link")) is not None:
             text += f", replication link {link}"
+            silent = result.get("link_last_io_s")
+            if link == "up" and isinstance(silent, int | float) and silent > 10:
+                text += f" but silent {silent:.0f}s"
         self.probe_samples.append(TimelineEvent(now, "probe", region.label, text))
         if status != region.last_probe_status or region.label != "A" or status == "read_only":
             self.event("probe", region.label, text)
         region.last_probe_status = status
         return result
 
+    def _replicas_in_reach(self, writer: Region) -> int:
+        """Replicas of this writer that can acknowledge it now (not paused, path not blackholed)."""
+        return sum(
+            1
+            for (writer_label, replica_label), path in self.paths.items()
+            if writer_label == writer.label
+            and not path.blocked
+            and self.regions[replica_label].server.running
+            and not self.regions[replica_label].server.paused
+        )
+
     @staticmethod
-    def _let_replicas_catch_up(writer: Region) -> None:
+    def _let_replicas_catch_up(writer: Region, in_reach: int) -> None:
         """Replication runs in real time while emulated time races ahead about a hundred times faster:
         a replica a few wall milliseconds behind would read a heartbeat that looks minutes old. In AWS
         it has the heartbeat within milliseconds of a 30 s cadence, so hold emulated time until every
         connected replica acknowledged it (WAIT asks them at once). No replica connected: nothing to wait
         for (a broken link is a scenario of its own)."""
         with writer.server.client(timeout=2.0) as client:
-            connected = int(client.info("replication").get("connected_slaves", 0))
+            connected = min(int(client.info("replication").get("connected_slaves", 0)), in_reach)
             if connected:
                 client.execute_command("WAIT", connected, 500)
 
@@ -625,9 +798,20 @@ class World:
                 )
 
     def _deliver(self, region: Region, alarm_name: str, event: dict[str, Any], duplicate: bool) -> None:
-        if not region.alive:
-            return
+        if region.alive:
+            self._invoke_promoter(region, alarm_name, event, duplicate)
 
+    def _wake_promoter(self, region: Region, payload: dict[str, Any]) -> dict[str, Any]:
+        """The state machine's WakePromoter task: an asynchronous (Event) invocation of this region's
+        PromoteFunction with the probe's result, after the Lambda service's delivery delay."""
+        self.event("sns", region.label, "probe wake-up: the state machine invokes PromoteFunction (Event)")
+        self.simulation.after(
+            rto.WAKEUP_TO_LAMBDA_TYPICAL_S,
+            functools.partial(self._deliver, region, "probe wake-up", payload, False),
+        )
+        return {}
+
+    def _invoke_promoter(self, region: Region, alarm_name: str, event: dict[str, Any], duplicate: bool) -> None:
         def invoke() -> None:
             assert region.promote_module is not None
             context = LambdaContext(
@@ -682,7 +866,11 @@ class World:
         assert self.route53 is not None
         answer = self.route53.answer(self.simulation.now)
         region = next(r for r in self.regions.values() if r.endpoint_name == answer.target)
-        return Endpoint(answer.target, "127.0.0.1", region.server.port, region.label)
+        return Endpoint(answer.target, "127.0.0.1", self.client_paths[region.label].port, region.label)
+
+    @staticmethod
+    def _silent_to_clients(region: Region) -> bool:
+        return region.server.paused or not region.alive
 
     def lost_writes(self) -> int | None:
         """Writes the client saw acknowledged that the current writer does not hold (None: no writer)."""
@@ -709,9 +897,11 @@ class World:
         self.event("fault", "drill", description)
 
     def lose_region(self, label: str) -> None:
+        """The region disappears: nothing in it answers and nothing resets a connection (a blackhole),
+        so its replicas' links drop only at repl-timeout; its APIs, probe, alarms and SNS are gone."""
         region = self.regions[label]
         region.alive = False
-        region.server.kill()
+        region.server.pause()
         assert self.datastore is not None
         assert self.route53 is not None
         self.datastore.unreachable_regions.add(region.name)
@@ -760,12 +950,23 @@ def endpoint_name(replication_group_id: str, region: str) -> str:
 
 
 class EmulatedHealthChecks:
-    """GetHealthCheckStatus as the emulated Route 53 sees it (moto always reports Success)."""
+    """GetHealthCheckStatus as the emulated Route 53 sees it (moto always reports Success). The API is
+    served from us-east-1 (Route 53's control plane; design.md, Well-Architected REL11-BP04): it does not
+    answer when that region is lost, or cut off from the caller's region."""
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, caller: Region) -> None:
         self._world = world
+        self._caller = caller
 
     def status(self, health_check_id: str) -> HealthCheckView:
+        home = next((r for r in self._world.regions.values() if r.name == ROUTE53_API_REGION), None)
+        if home is not None and (not home.alive or not self._world.apis_reachable(self._caller.label, home.label)):
+            raise AwsCallError(
+                "GetHealthCheckStatus",
+                ErrorKind.UNREACHABLE,
+                "EndpointConnectionError",
+                "Could not connect to the endpoint URL: https://route53.amazonaws.com/",
+            )
         region = next(r for r in self._world.regions.values() if r.health_check_id == health_check_id)
         route53 = self._world.route53
         assert route53 is not None

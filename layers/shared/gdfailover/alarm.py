@@ -133,3 +133,50 @@ def parse_state_change_time(text: str, message_id: str | None = None) -> datetim
     if parsed.tzinfo is None:
         raise NotificationRejected(f"StateChangeTime {text!r} has no time zone", message_id)
     return parsed.astimezone(UTC)
+
+
+#: The probe state machine's wake-up (statemachine/probe.asl.json, WakePromoter).
+PROBE_WAKEUP = "heartbeat-stale"
+#: Wake-ups of one incident share one key (Powertools Idempotency on message_id): the writer's last
+#: heartbeat this replica holds (probe time - heartbeat age), to this many seconds. A replica that keeps
+#: reading the same stale heartbeat every probe wakes one decision, and at most one page; a writer that
+#: came back and died again left a newer heartbeat, so that is a new incident.
+INCIDENT_KEY_GRANULARITY_S = 5
+
+
+def is_probe_wakeup(event: Any) -> bool:
+    return isinstance(event, Mapping) and event.get("wakeup") == PROBE_WAKEUP and "Records" not in event
+
+
+def parse_probe_wakeup(
+    event: Mapping[str, Any], *, trigger_alarm_name: str, region: str, account_id: str
+) -> AlarmNotification | NotificationRejected:
+    """The state machine's wake-up, read as this region's trigger alarm going to ALARM at the probe's
+    time, carrying the probe's reading (gdfailover.evidence prefers it while it is the freshest)."""
+    probe = event.get("probe")
+    if not isinstance(probe, Mapping):
+        return NotificationRejected("probe wake-up without a probe result")
+    age, checked_at = _number(probe.get("heartbeat_age_s")), _number(probe.get("checked_at"))
+    if age is None or checked_at is None or probe.get("status") != "read_only":
+        return NotificationRejected("probe wake-up without a replica's heartbeat age and probe time")
+    last_heartbeat = int((checked_at - age) // INCIDENT_KEY_GRANULARITY_S) * INCIDENT_KEY_GRANULARITY_S
+    execution = str(event.get("execution", "?"))[:80]
+    return AlarmNotification(
+        message_id=f"probe-wakeup-{region}-{last_heartbeat}",
+        topic_arn="",
+        alarm_name=trigger_alarm_name,
+        account_id=account_id,
+        new_state="ALARM",
+        old_state="OK",
+        state_change_time=datetime.fromtimestamp(checked_at, UTC),
+        reason=(
+            f"probe wake-up: this region's replica read the writer's heartbeat {age:.0f}s old "
+            f"({execution}, probe {event.get('iteration', '?')})"
+        ),
+        alarm_arn=f"arn:aws:cloudwatch:{region}:{account_id}:alarm:{trigger_alarm_name}",
+        trigger={"wakeup": PROBE_WAKEUP, "probe": dict(probe)},
+    )
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None

@@ -159,6 +159,7 @@ class PromoteSettings:
     service_name: str = "gds-failover"
     heartbeat_threshold_seconds: float | None = None
     in_region_failover_grace_seconds: int = 120
+    in_region_ceiling_seconds: int = 120
     publish_health_on_promotion: bool = True
 
     @classmethod
@@ -193,5 +194,6 @@ class PromoteSettings:
                 else None
             ),
             in_region_failover_grace_seconds=env_int(env, "IN_REGION_FAILOVER_GRACE_SECONDS", 120, 0, 900),
+            in_region_ceiling_seconds=env_int(env, "IN_REGION_CEILING_SECONDS", 120, 0, 900),
             publish_health_on_promotion=env_bool(env, "PUBLISH_HEALTH_ON_PROMOTION", True),
         )

@@ -39,6 +39,11 @@ FUTURE_TOLERANCE = timedelta(seconds=60)
 #: hung process) is noticed by the replica only after repl-timeout (60 s, Redis's default; assumption
 #: for ElastiCache, which does not expose it) plus one probe and its metric delay.
 LINK_UP_GRACE = timedelta(seconds=90)
+#: When the writer region's APIs do not answer, a vantage outside both regions must agree before this
+#: region promotes. Route 53's view follows the writer alarm one to three minutes late (a minute period,
+#: its evaluation, the checkers' own lag): a "healthy" or a silence from it is re-asked this long after the
+#: alarm before the promoter refuses.
+OUTSIDE_CONFIRMATION_HOLD = timedelta(seconds=180)
 
 
 class Outcome(StrEnum):
@@ -65,6 +70,10 @@ class Policy:
     heartbeat_threshold_seconds: float | None = None
     #: Hold this long after a Multi-AZ failover began in the writer's region before promoting across regions
     in_region_failover_grace: timedelta = timedelta(seconds=120)
+    #: While the writer region's APIs answer, no promotion before the writer was unavailable this long
+    in_region_ceiling: timedelta = timedelta(seconds=120)
+    #: Seconds between two holds that wait on time (the ceiling, an outside vantage)
+    recheck: timedelta = timedelta(seconds=20)
     #: Three regions: this region's PromotionPriority and how long it waits for a preferred rival
     priority: int = DEFAULT_PRIORITY
     succession_grace: timedelta = timedelta(seconds=DEFAULT_GRACE_SECONDS)
@@ -88,6 +97,8 @@ class Policy:
             break_glass_disassociate=settings.break_glass_disassociate,
             heartbeat_threshold_seconds=settings.heartbeat_threshold_seconds,
             in_region_failover_grace=timedelta(seconds=settings.in_region_failover_grace_seconds),
+            in_region_ceiling=timedelta(seconds=settings.in_region_ceiling_seconds),
+            recheck=timedelta(seconds=max(1, settings.hold_retry_delay_seconds)),
             priority=succession.priority,
             succession_grace=succession.grace,
         )
@@ -124,9 +135,9 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
         _check_cooldown,
         _check_local_replica,
         _check_writer_recovered,
-        _check_in_region_failover,
         _check_replication_link,
         _check_writer_confirmed,
+        _check_in_region_ceiling,
         _check_lag,
     )
     for check in checks:
@@ -250,28 +261,53 @@ def _check_writer_recovered(evidence: Evidence, policy: Policy) -> Decision | No
     )
 
 
-def _check_in_region_failover(evidence: Evidence, policy: Policy) -> Decision | None:
-    """A Multi-AZ failover in the writer's region is a writer that is moving, not a writer that is gone:
-    promoting across regions now would lose data for nothing. Hold for a bounded grace, then decide
-    without it (a failover that has not restored the writer by then is not going to)."""
-    activity = evidence.peer_activity
-    if activity is None or not activity.in_progress:
-        return None
-    began = activity.failover_started or evidence.notification.state_change_time
-    elapsed = evidence.gathered_at - began
-    if elapsed >= policy.in_region_failover_grace:
-        return None
-    what = (
-        f"events since {began.isoformat()}: {activity.failover_events[-1][1]}"
-        if activity.failover_events
-        else f"status {activity.status}"
+def _writer_region_answers(evidence: Evidence) -> bool:
+    return evidence.peer_control_plane == "reachable" or any(
+        signal.source.startswith("peer_probe@") and signal.vote != Vote.UNKNOWN and not signal.unreachable
+        for signal in evidence.writer_signals
     )
-    return _hold(
-        "in-region-failover",
-        f"{activity.replication_group_id} in {evidence.peer_region} is failing over inside its region ({what}); "
-        f"holding {policy.in_region_failover_grace.total_seconds():.0f}s from its start "
-        f"({elapsed.total_seconds():.0f}s so far) for it to finish",
-        evidence.lag.seconds,
+
+
+def _check_in_region_ceiling(evidence: Evidence, policy: Policy) -> Decision | None:
+    """While the writer region's APIs answer, a writer that has been unavailable for less than the
+    in-region ceiling may be a Multi-AZ failover in flight: ElastiCache shows the group ``available``
+    throughout and names the failover in an event only once it is over. Promoting across regions now
+    would lose data for nothing, so hold until the ceiling, whatever DescribeEvents shows; a visible
+    failover event extends the hold (to InRegionFailoverGraceSeconds from its start), its absence never
+    shortens it."""
+    if not _writer_region_answers(evidence):
+        return None
+    since = evidence.writer_unavailable_since or evidence.notification.state_change_time
+    until = since + policy.in_region_ceiling
+    activity = evidence.peer_activity
+    started = activity.failover_started if activity is not None and activity.in_progress else None
+    if started is not None:
+        until = max(until, started + policy.in_region_failover_grace)
+    remaining = until - evidence.gathered_at
+    if remaining <= timedelta(0):
+        return None
+    elapsed = (evidence.gathered_at - since).total_seconds()
+    if started is not None and activity is not None:
+        what = activity.failover_events[-1][1] if activity.failover_events else f"status {activity.status}"
+        code = "in-region-failover"
+        reason = (
+            f"{activity.replication_group_id} in {evidence.peer_region} is failing over inside its region "
+            f"({what}, since {started.isoformat()}); holding until {until.isoformat()}"
+        )
+    else:
+        code = "in-region-ceiling"
+        reason = (
+            f"the writer in {evidence.peer_region} has been unavailable {elapsed:.0f}s (since {since.isoformat()}) "
+            f"and its region's APIs answer: an in-region failover takes up to "
+            f"{policy.in_region_ceiling.total_seconds():.0f}s (InRegionFailoverCeilingSeconds), holding until then"
+        )
+    return Decision(
+        Outcome.HOLD,
+        code,
+        (reason,),
+        transient=True,
+        rpo_seconds=evidence.lag.seconds,
+        retry_after=min(remaining + timedelta(seconds=1), policy.recheck),
     )
 
 
@@ -310,6 +346,8 @@ def _check_replication_link(evidence: Evidence, policy: Policy) -> Decision | No
 
 def _check_writer_confirmed(evidence: Evidence, policy: Policy) -> Decision | None:
     rpo = evidence.lag.seconds
+    if _unreachable_mode(evidence):
+        return _check_outside_confirmation(evidence, policy)
     signals = _counted_signals(evidence)
     dead = [signal for signal in signals if signal.vote == Vote.DEAD]
     alive = [signal for signal in signals if signal.vote == Vote.ALIVE]
@@ -344,11 +382,77 @@ def _check_writer_confirmed(evidence: Evidence, policy: Policy) -> Decision | No
     return None
 
 
+def _fresh_readings(evidence: Evidence) -> tuple[WriterSignal, ...]:
+    """The writer region's own probes, read probe by probe: seconds-fresh and from inside its region."""
+    return tuple(s for s in evidence.writer_signals if s.fresh and not s.unreachable and s.vote != Vote.UNKNOWN)
+
+
+def _unreachable_mode(evidence: Evidence) -> bool:
+    """The writer region's APIs did not answer and nothing from inside it could be read."""
+    return not _fresh_readings(evidence) and any(s.unreachable for s in evidence.writer_signals)
+
+
+def _check_outside_confirmation(evidence: Evidence, policy: Policy) -> Decision | None:
+    """From here, a lost region and a partition between the two regions look the same: its APIs do not
+    answer and replication stopped. Only a vantage outside both breaks the tie (Route 53's checkers, the
+    third region's replica); a "healthy" from either blocks promotion, and so does silence from both."""
+    rpo = evidence.lag.seconds
+    outside = [s for s in evidence.writer_signals if s.outside]
+    alive = [s for s in outside if s.vote == Vote.ALIVE]
+    dead = [s for s in outside if s.vote == Vote.DEAD]
+    unreachable = "; ".join(f"{s.source}: {s.detail}" for s in evidence.writer_signals if s.unreachable)
+    since_alarm = evidence.gathered_at - evidence.notification.state_change_time
+    waiting = since_alarm < OUTSIDE_CONFIRMATION_HOLD
+    if alive:
+        seen = "; ".join(f"{s.source}: {s.detail}" for s in alive)
+        if waiting:
+            return _timed_hold(
+                "outside-says-alive",
+                f"the writer region does not answer from here ({unreachable}), but a vantage outside both "
+                f"regions sees the writer alive ({seen}): a partition, or a view that lags; re-asking for "
+                f"{OUTSIDE_CONFIRMATION_HOLD.total_seconds():.0f}s after the alarm",
+                rpo,
+                policy,
+            )
+        return _refuse(
+            "writer-alive",
+            f"partition, not an outage: the writer region does not answer from here ({unreachable}), but {seen}",
+            rpo,
+        )
+    if not dead:
+        unknown = "; ".join(f"{s.source}: {s.detail}" for s in outside) or "no outside vantage configured"
+        if waiting:
+            return _timed_hold(
+                "no-outside-confirmation",
+                f"the writer region does not answer from here ({unreachable}) and no vantage outside both "
+                f"regions has confirmed it is gone ({unknown}); re-asking",
+                rpo,
+                policy,
+            )
+        return _refuse(
+            "no-outside-confirmation",
+            f"cannot tell a partition from a lost region: the writer region does not answer from here "
+            f"({unreachable}) and no vantage outside both regions answered ({unknown}); a human decides "
+            "(docs/promotion.md, 'When the writer region does not answer')",
+            rpo,
+        )
+    return None
+
+
+def _timed_hold(code: str, reason: str, rpo: float | None, policy: Policy) -> Decision:
+    return Decision(Outcome.HOLD, code, (reason,), transient=True, rpo_seconds=rpo, retry_after=policy.recheck)
+
+
 def _counted_signals(evidence: Evidence) -> tuple[WriterSignal, ...]:
     """Fresh votes (per-probe, seconds old) outrank the minute-resolution views, which lag the writer's
-    real state by one to three minutes; without a fresh vote every signal counts."""
-    fresh = tuple(s for s in evidence.writer_signals if s.fresh and s.vote != Vote.UNKNOWN)
-    return fresh or evidence.writer_signals
+    real state by one to three minutes; when the writer region does not answer, only the vantages outside
+    both regions count; otherwise every signal counts."""
+    fresh = _fresh_readings(evidence)
+    if fresh:
+        return fresh
+    if _unreachable_mode(evidence):
+        return tuple(s for s in evidence.writer_signals if s.outside and s.vote != Vote.UNKNOWN)
+    return evidence.writer_signals
 
 
 def _check_lag(evidence: Evidence, policy: Policy) -> Decision | None:

@@ -79,7 +79,8 @@ class GlobalDatastore:
 #: (TestFailover API reference: "Failover from primary node <id> to replica node <id> completed",
 #: "Recovering cache nodes <id>", "Finished recovery for cache nodes <id>").
 IN_REGION_FAILOVER_EVENT = re.compile(
-    r"failover from primary node|failover to replica node|recovering cache nodes", re.I
+    r"test failover api called|failover from (primary|master) node|failover to replica node|recovering cache nodes",
+    re.I,
 )
 IN_REGION_RECOVERED_EVENT = re.compile(r"finished recovery for cache nodes", re.I)
 

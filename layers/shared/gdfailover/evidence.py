@@ -45,6 +45,9 @@ PEER_PROBE_FAILURES = 2
 RIVAL_STALENESS_MARGIN_SECONDS = 30.0
 #: How far back the writer region's ElastiCache events are read for an in-region (Multi-AZ) failover.
 IN_REGION_EVENTS_LOOKBACK = timedelta(minutes=10)
+#: How far back the writer region's own probes are read: long enough to find when the current run of
+#: failed probes began (the in-region ceiling counts from there).
+PEER_PROBE_LOOKBACK = timedelta(minutes=10)
 
 
 class Vote(StrEnum):
@@ -80,9 +83,21 @@ class WriterSignal:
     #: signal votes, the minute-resolution views (Route 53, the writer alarm) are only recorded: they
     #: lag the truth by one to three minutes in both directions.
     fresh: bool = False
+    #: The vote is only that the writer region's API did not answer. From here a partition and a lost
+    #: region look the same, so it counts only with a vantage outside both regions agreeing.
+    unreachable: bool = False
+    #: A vantage outside this region and the writer's: Route 53's health checkers, the third region.
+    outside: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "vote": self.vote.value, "detail": self.detail, "fresh": self.fresh}
+        return {
+            "source": self.source,
+            "vote": self.vote.value,
+            "detail": self.detail,
+            "fresh": self.fresh,
+            "unreachable": self.unreachable,
+            "outside": self.outside,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +148,8 @@ class Evidence:
     recent_link_up: Point | None = None
     #: The other secondary of a three-region datastore, read in its region (None: two regions)
     rival: RivalView | None = None
+    #: The first of the writer's own failed probes in the current run of failures (None: not readable)
+    writer_unavailable_since: datetime | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -160,6 +177,9 @@ class Evidence:
             "recent_heartbeat_age": _point_dict(self.recent_heartbeat_age),
             "recent_link_up": _point_dict(self.recent_link_up),
             "rival": self.rival.as_dict() if self.rival else None,
+            "writer_unavailable_since": (
+                self.writer_unavailable_since.isoformat() if self.writer_unavailable_since else None
+            ),
             "timings_ms": self.timings_ms,
         }
 
@@ -255,7 +275,7 @@ def gather_evidence(
                 clock,
                 timings,
                 "peer_probe",
-                lambda: reader(region).series(peer_group, now, PEER_PROBE_FRESHNESS * 2),
+                lambda: reader(region).series(peer_group, now, PEER_PROBE_LOOKBACK),
             )
             if (region := peer_region) and (reader := sources.peer_probe_metrics) is not None
             else None
@@ -274,14 +294,18 @@ def gather_evidence(
         if alarm_future is not None:
             peer_alarm, alarm_failure = alarm_future.result()
             signals.append(_peer_alarm_signal(peer_alarm, alarm_failure, peer_region or "?"))
+        unavailable_since: datetime | None = None
         if peer_probe_future is not None:
-            signals.append(_peer_probe_signal(*peer_probe_future.result(), peer_region or "?", now))
+            peer_series, peer_failure = peer_probe_future.result()
+            signals.append(_peer_probe_signal(peer_series, peer_failure, peer_region or "?", now))
+            unavailable_since = _unavailable_since(peer_series)
         control_plane = "not_checked"
         activity: ReplicationGroupActivity | None = None
         rival: RivalView | None = None
         if rival_member is not None:
             rival = _rival_view(rival_member, rival_future.result() if rival_future is not None else None)
             rival = _rival_lag_against_ours(rival, series)
+            signals.append(_rival_writer_signal(rival, settings.heartbeat_threshold_seconds))
         if control_plane_future is not None:
             activity, control_failure = control_plane_future.result()
             control_plane, control_signal = _control_plane_signal(control_failure, peer_region or "?")
@@ -289,6 +313,9 @@ def gather_evidence(
                 signals.append(control_signal)
 
     local = _local_health(series, series_failure)
+    woken = _wakeup_reading(notification)
+    if woken is not None and (local.observed_at is None or woken.checked_at > local.observed_at):
+        local = LocalHealth(1.0, woken.checked_at)  # the waking probe read this replica
     writer_down_since = _writer_down_since(notification, settings, peer_alarm)
     lag = estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
     if series is None and series_failure is not None:
@@ -307,11 +334,16 @@ def gather_evidence(
         peer_region=peer_region,
         peer_control_plane=control_plane,
         peer_activity=activity,
-        recent_heartbeat_age=series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
-        recent_link_up=(
-            series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None
+        recent_heartbeat_age=_freshest(
+            series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
+            (woken.checked_at, woken.heartbeat_age) if woken is not None else None,
+        ),
+        recent_link_up=_freshest(
+            series.recent_replication_link_up[-1] if series and series.recent_replication_link_up else None,
+            (woken.checked_at, woken.link_up) if woken is not None and woken.link_up is not None else None,
         ),
         rival=rival,
+        writer_unavailable_since=unavailable_since,
         timings_ms=timings,
     )
 
@@ -366,15 +398,42 @@ def _timed(
 
 
 def _route53_signal(view: HealthCheckView | None, failure: CallFailure | None) -> WriterSignal:
+    """Route 53's health checkers: outside every region, so they tell a partition from an outage. The
+    API is served from us-east-1: when that is the region in question, the vote is unknown."""
     if view is None:
         assert failure is not None
-        return WriterSignal("route53", Vote.UNKNOWN, f"GetHealthCheckStatus failed: {failure}", _transient(failure))
+        return WriterSignal(
+            "route53", Vote.UNKNOWN, f"GetHealthCheckStatus failed: {failure}", _transient(failure), outside=True
+        )
     if view.healthy is None:
-        return WriterSignal("route53", Vote.UNKNOWN, "no Route 53 checker reported", transient=True)
+        return WriterSignal("route53", Vote.UNKNOWN, "no Route 53 checker reported", transient=True, outside=True)
     summary = f"{view.healthy_checkers}/{view.checkers} checkers report healthy"
     if view.healthy:
-        return WriterSignal("route53", Vote.ALIVE, f"writer health check healthy: {summary}")
-    return WriterSignal("route53", Vote.DEAD, f"writer health check unhealthy: {summary}; {view.sample}")
+        return WriterSignal("route53", Vote.ALIVE, f"writer health check healthy: {summary}", outside=True)
+    return WriterSignal("route53", Vote.DEAD, f"writer health check unhealthy: {summary}; {view.sample}", outside=True)
+
+
+def _rival_writer_signal(rival: RivalView, threshold: float | None) -> WriterSignal:
+    """The third region's view of the writer: its replica's latest heartbeat. Fresh means the writer still
+    replicates to it (alive: a partition cut only us off); stale means it lost the writer too."""
+    source = f"third_region@{rival.region}"
+    age = rival.heartbeat_age_now
+    if age is None or threshold is None:
+        why = rival.metrics_error or "no HeartbeatAge datapoint"
+        return WriterSignal(source, Vote.UNKNOWN, f"third region's view unknown: {why}", outside=True)
+    if age <= threshold:
+        return WriterSignal(
+            source,
+            Vote.ALIVE,
+            f"its replica read the writer's heartbeat {age:.0f}s old (threshold {threshold:g}s): still replicating",
+            outside=True,
+        )
+    return WriterSignal(
+        source,
+        Vote.DEAD,
+        f"its replica reads the writer's heartbeat {age:.0f}s old (threshold {threshold:g}s): it lost the writer too",
+        outside=True,
+    )
 
 
 def _peer_alarm_signal(state: AlarmState | None, failure: CallFailure | None, region: str) -> WriterSignal:
@@ -382,7 +441,7 @@ def _peer_alarm_signal(state: AlarmState | None, failure: CallFailure | None, re
     if state is None:
         assert failure is not None
         if failure.kind == ErrorKind.UNREACHABLE:
-            return WriterSignal(source, Vote.DEAD, f"writer region CloudWatch unreachable: {failure}")
+            return WriterSignal(source, Vote.DEAD, f"writer region CloudWatch unreachable: {failure}", unreachable=True)
         return WriterSignal(source, Vote.UNKNOWN, f"DescribeAlarms failed: {failure}", _transient(failure))
     if state.state == "ALARM":
         return WriterSignal(source, Vote.DEAD, f"writer alarm {state.name} in ALARM: {state.reason[:120]}")
@@ -400,7 +459,7 @@ def _control_plane_signal(failure: CallFailure | None, region: str) -> tuple[str
             f"peer_control_plane@{region}",
             Vote.DEAD,
             f"writer region ElastiCache API unreachable: {failure}",
-            fresh=True,
+            unreachable=True,
         )
         return "unreachable", signal
     return "error", None
@@ -414,7 +473,7 @@ def _peer_probe_signal(
     if series is None:
         assert failure is not None
         if failure.kind == ErrorKind.UNREACHABLE:
-            return WriterSignal(source, Vote.DEAD, f"writer region CloudWatch unreachable: {failure}", fresh=True)
+            return WriterSignal(source, Vote.DEAD, f"writer region CloudWatch unreachable: {failure}", unreachable=True)
         return WriterSignal(source, Vote.UNKNOWN, f"GetMetricData failed: {failure}", _transient(failure))
     recent = [(stamp, value) for stamp, value in series.recent_reachable if now - stamp <= PEER_PROBE_FRESHNESS]
     if not recent:
@@ -438,6 +497,41 @@ def _peer_probe_signal(
         f"writer's own probe failed its last {len(failed)} probes (since {failed[-1][0].isoformat()})",
         fresh=True,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _WakeupReading:
+    checked_at: datetime
+    heartbeat_age: float
+    link_up: float | None
+
+
+def _wakeup_reading(notification: AlarmNotification) -> _WakeupReading | None:
+    """The probe result a state-machine wake-up carries: seconds old, before its metrics are visible."""
+    probe = notification.trigger.get("probe") if notification.trigger.get("wakeup") else None
+    if not isinstance(probe, dict):
+        return None
+    try:
+        checked_at = datetime.fromtimestamp(float(probe["checked_at"]), notification.state_change_time.tzinfo)
+        age = float(probe["heartbeat_age_s"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    link_up = probe.get("replication_link_up")  # the probe's own verdict (gdfailover.probe)
+    return _WakeupReading(checked_at, age, float(link_up) if link_up in (0, 1) else None)
+
+
+def _freshest(first: Point | None, second: Point | None) -> Point | None:
+    candidates = [point for point in (first, second) if point is not None]
+    return max(candidates, key=lambda point: point[0]) if candidates else None
+
+
+def _unavailable_since(series: ProbeSeries | None) -> datetime | None:
+    """The first failed probe of the writer's current run of failures (the latest plausible start of its
+    unavailability, so a ceiling counted from here is never shorter than the real outage)."""
+    if series is None or not series.recent_reachable:
+        return None
+    failing = list(itertools.takewhile(lambda point: point[1] < 1, reversed(series.recent_reachable)))
+    return failing[-1][0] if failing else None
 
 
 def _transient(failure: CallFailure) -> bool:

@@ -101,7 +101,7 @@ class ProbeResult:
     checked_at: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "replication_link_up": self.replication_link_up}
 
     @property
     def replication_link_up(self) -> int | None:

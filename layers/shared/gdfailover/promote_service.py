@@ -8,7 +8,7 @@ and the drill replace ``clock``, ``datastores`` and ``sources`` on the instance:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
@@ -29,7 +29,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from gdfailover.alarm import AlarmNotification, NotificationRejected
+from gdfailover.alarm import AlarmNotification, NotificationRejected, parse_probe_wakeup
 from gdfailover.awscall import BOUNDED_CONFIG
 from gdfailover.clock import Clock, SystemClock
 from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth, WriterHealthPublisher
@@ -146,6 +146,15 @@ class PromoteService:
         return Invocation(
             account_id=self.settings.account_id or context.invoked_function_arn.split(":")[4],
             deadline=self.clock.monotonic() + remaining - RECORD_RESERVE_SECONDS,
+        )
+
+    def wakeup(self, event: Mapping[str, Any], invocation: Invocation) -> AlarmNotification | NotificationRejected:
+        """The probe state machine's wake-up, as this region's own trigger alarm (the first name)."""
+        return parse_probe_wakeup(
+            event,
+            trigger_alarm_name=self.settings.trigger_alarm_names[0],
+            region=self.settings.region,
+            account_id=invocation.account_id,
         )
 
     def reject(self, rejected: NotificationRejected) -> dict[str, Any]:
