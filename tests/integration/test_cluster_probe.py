@@ -230,3 +230,55 @@ def test_a_group_without_cluster_mode_is_named(redis_factory: Callable[..., Redi
     result, _ = probe(server, tls_files, "grpa")
     assert isinstance(result, ClusterProbeResult)
     assert (result.status, result.healthy) == ("not_a_cluster", 0)
+
+
+def _until(check: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.2)
+
+
+def test_a_whole_group_promotion_makes_region_b_the_writer_of_every_shard(
+    pair: tuple[LocalCluster, list[ClusterNodeProcess]], tls_files: TlsFiles
+) -> None:
+    """Every B node takes its shard over (as the whole group changes role in FailoverGlobalReplicationGroup):
+    B's probe reports a healthy writer on every shard, A's (its nodes now replicas of B's) read-only with
+    B's heartbeats."""
+    cluster, region_b = pair
+    assert probe(cluster.node(1, 1), tls_files, "grpa")[0].status == "healthy"
+    for node in region_b:
+        with node.client() as client:
+            client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+    _until(lambda: probe(region_b[0], tls_files, "grpb")[0].status == "healthy")
+    writer, _ = probe(region_b[0], tls_files, "grpb")
+    assert [s.node for s in writer.shards] == ["grpb-0001-001", "grpb-0002-001", "grpb-0003-001"]
+    cluster.wait_ok()
+    _until(lambda: probe(cluster.node(1, 1), tls_files, "grpa")[0].status == "read_only")
+    former, _ = probe(cluster.node(1, 1), tls_files, "grpa")
+    assert former.role == "replica"
+    assert {s.heartbeat_region for s in former.shards} == {"grpb"}
+    assert all("MOVED to grpb-" in s.detail for s in former.shards)
+
+
+def test_an_in_region_failover_of_one_shard_is_no_cross_region_signal(
+    pair: tuple[LocalCluster, list[ClusterNodeProcess]], tls_files: TlsFiles
+) -> None:
+    """A's shard-2 primary dies and its in-region replica takes over: meanwhile B still hears from A on the
+    other shards (the link vote stays up: no promotion evidence); afterwards every B shard replicates again
+    and A is a healthy writer."""
+    cluster, region_b = pair
+    cluster.node(2, 1).server.kill()
+    during, _ = probe(region_b[0], tls_files, "grpb")
+    links = {s.node: s.replication_link for s in during.shards}
+    assert links["grpb-0002-001"] == "down"
+    assert during.replication_link_up == 1
+    with cluster.node(2, 2).client() as client:
+        client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
+    _until(lambda: probe(cluster.node(1, 1), tls_files, "grpa")[0].status == "healthy")
+
+    def b_relinked() -> bool:
+        result, _ = probe(region_b[0], tls_files, "grpb")
+        return result.status == "read_only" and {s.replication_link for s in result.shards} == {"up"}
+
+    _until(b_relinked, timeout=30.0)

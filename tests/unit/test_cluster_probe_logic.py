@@ -238,6 +238,9 @@ def test_readonly_everywhere_is_a_replica_region_aged_by_its_oldest_shard() -> N
     assert result.heartbeat_age_s == 40.0
     assert "oldest heartbeat 40s on 8192-16383 (g-0002-001)" in result.detail
     assert (result.replication_link, result.replication_link_up) == ("up", 1)  # shard 1 still hears the writer
+    as_logged = result.as_dict()  # what the handler returns to the state machine (its wake-up reads the vote)
+    assert as_logged["replication_link_up"] == 1
+    assert [s["heartbeat_age_s"] for s in as_logged["shards"]] == [10.0, 40.0]
     assert ("READONLY",) in nodes["n1"].commands  # reads on a cluster replica need READONLY
 
 
