@@ -97,7 +97,9 @@ def server_tls_files(ca: TlsFiles, directory: Path, dns_names: Sequence[str] = (
     names.append(x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
     server_cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0] if dns_names else "localhost")]))
+        .subject_name(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, (dns_names[0] if dns_names else "localhost")[:64])])
+        )
         .issuer_name(ca_cert.subject)
         .public_key(server_key.public_key())
         .serial_number(x509.random_serial_number())

@@ -12,7 +12,8 @@
   ``retries`` times with exponential backoff, each one refreshing the topology (redis-py);
 * ``READONLY`` (the old writer region's primaries after a promotion, or a name that still points at the
   region being promoted) refreshes the topology through ``redis.internal`` and retries, at most
-  ``readonly_retries`` times, then reaches the caller.
+  ``readonly_retries`` times, then reaches the caller;
+* no reachable node at all (redis-py's ``RedisClusterException``) reaches the caller as ``redis.ConnectionError``.
 """
 
 from __future__ import annotations
@@ -131,6 +132,10 @@ class FollowWriterCluster(RedisCluster):
         while True:
             try:
                 return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]
+            except redis.exceptions.RedisClusterException as error:
+                # "Redis Cluster cannot be connected" (no startup node answered the topology refresh) is not a
+                # RedisError in redis-py: hand it over as the ConnectionError it is, like the single-group client.
+                raise redis.ConnectionError(str(error)) from error
             except redis.ReadOnlyError:
                 failures += 1
                 if failures > self.settings.readonly_retries:
