@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -224,12 +225,11 @@ class ShardedWorld(World):
         for node in self.nodes[new_label]:
             with node.client(timeout=2.0) as client:
                 client.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
-        assert self.cluster is not None
-        self.cluster.wait_ok(nodes=self.nodes[new_label])
+        _wait_until_writers(self.nodes[new_label])  # real time; emulated time stands still meanwhile
         old_usable = self.datastore._usable(old)
         if old_usable:
             live = [n for n in self.nodes[old_label] if n.server.running and not n.server.paused]
-            self.cluster.wait_ok(nodes=live)
+            _wait_until_replicas(live)
         old.role, new.role = "SECONDARY", "PRIMARY"
         self.datastore.status = "available"
         self.event(
@@ -273,6 +273,36 @@ class ShardedWorld(World):
                     if client.info("replication").get("role") == "master":
                         found.append(node.hostname.split(".")[0])
         return sorted(found)
+
+
+def _wait_until(nodes: list[ClusterNodeProcess], ready: Any, what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    for node in nodes:
+        while True:
+            with node.client(timeout=2.0) as client:
+                if ready(client):
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{node.hostname} not {what} within {timeout:g}s")
+            time.sleep(0.05)
+
+
+def _wait_until_writers(nodes: list[ClusterNodeProcess]) -> None:
+    """Each node a primary and its cluster state ok (it owns its slots with the new epoch)."""
+    _wait_until(
+        nodes,
+        lambda c: c.info("replication").get("role") == "master" and c.cluster("INFO").get("cluster_state") == "ok",
+        "a writer",
+    )
+
+
+def _wait_until_replicas(nodes: list[ClusterNodeProcess]) -> None:
+    """The old writer region's nodes demoted by gossip and in sync with the new primaries."""
+    _wait_until(
+        nodes,
+        lambda c: (info := c.info("replication")).get("role") == "slave" and info.get("master_link_status") == "up",
+        "a synced replica",
+    )
 
 
 def shard_of(key: str) -> int:
