@@ -38,7 +38,7 @@ $(foreach name,EVENT ENV_VARS PLOT MEASURED,$(call refuse_unsafe,$(name),$(PATH_
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "%-16s%s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 	@echo; echo "drill scenarios (make drill SCENARIO=<name>):"
-	@sed -n 's/^ *name="\([a-z0-9-]*\)",$$/  \1/p' tools/drill/scenarios.py
+	@sed -n 's/^ *name="\([a-z0-9-]*\)",$$/  \1/p' tools/drill/scenarios.py  tools/drill/sharded_scenarios.py
 
 # ENV used to mean a samconfig environment (rto) and an env-vars file (invoke), and a shell's own ENV
 # (set by many shells to an rc file) leaked in. Named on the command line, it is refused with the new names.

@@ -281,6 +281,7 @@ def online_checks(
     checks: tuple[tuple[str, Callable[[], list[Finding]]], ...] = (
         ("datastore", lambda: _datastore(env, peer, parameters, clients)),
         ("replication group", lambda: _replication_group(parameters, clients("elasticache", region))),
+        ("members", lambda: _members(env, peer, parameters, clients)),
         ("network", lambda: _network(parameters, clients("ec2", region))),
         ("probe egress", lambda: _probe_egress(parameters, region, clients("ec2", region))),
         ("secret", lambda: _secret(parameters, clients("secretsmanager", region))),
@@ -392,6 +393,16 @@ def _replication_group(parameters: Mapping[str, str], elasticache: Any) -> list[
         findings.append(
             fail("replication group", f"RedisPort is {parameters.get('RedisPort')}, {group_id} listens on {port}")
         )
+    cluster = bool(group.get("ClusterEnabled"))
+    if cluster != (parameters.get("ClusterMode", "disabled") == "enabled"):
+        findings.append(
+            fail(
+                "replication group",
+                f"ClusterMode={parameters.get('ClusterMode', 'disabled')} but {group_id} has cluster mode "
+                f"{'enabled' if cluster else 'disabled'} (set ClusterMode={'enabled' if cluster else 'disabled'}; "
+                f"RedisPrimaryEndpoint is then its {'configuration' if cluster else 'primary'} endpoint)",
+            )
+        )
     tls = bool(group.get("TransitEncryptionEnabled"))
     if tls != (parameters.get("RedisTls") == "true"):
         findings.append(
@@ -403,6 +414,64 @@ def _replication_group(parameters: Mapping[str, str], elasticache: Any) -> list[
     if not findings:
         findings.append(ok("replication group", f"{group_id} {group.get('Status')}, primary endpoint {address}:{port}"))
     return findings
+
+
+#: What every member of a Global Datastore must share (ElastiCache user guide, Global Datastore
+#: prerequisites: same node type, engine version and number of shards); name -> how to read it.
+MEMBER_TRAITS: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...] = (
+    ("cluster mode", lambda group: "enabled" if group.get("ClusterEnabled") else "disabled"),
+    ("shards", lambda group: len(group.get("NodeGroups") or [])),
+    ("node type", lambda group: group.get("CacheNodeType")),
+    ("engine", lambda group: group.get("Engine")),
+)
+
+
+def member_mismatches(groups: Mapping[str, Mapping[str, Any]], datastore: Mapping[str, Any]) -> list[str]:
+    """Traits on which the members (``{group id: DescribeReplicationGroups entry}``) differ from each other
+    or from the datastore's own ``CacheNodeType`` / ``Engine`` / ``ClusterEnabled``."""
+    problems = []
+    for trait, read in MEMBER_TRAITS:
+        values = {group_id: read(group) for group_id, group in groups.items() if read(group) is not None}
+        if len(set(values.values())) > 1:
+            problems.append(f"{trait} differs: " + ", ".join(f"{g} {v}" for g, v in sorted(values.items())))
+    expected = {
+        "node type": datastore.get("CacheNodeType"),
+        "engine": datastore.get("Engine"),
+        "cluster mode": None
+        if "ClusterEnabled" not in datastore
+        else "enabled"
+        if datastore["ClusterEnabled"]
+        else "disabled",
+    }
+    for trait, read in MEMBER_TRAITS:
+        want = expected.get(trait)
+        for group_id, group in sorted(groups.items()):
+            value = read(group)
+            if want is not None and value is not None and value != want:
+                problems.append(f"{group_id} {trait} is {value}, the Global Datastore's is {want}")
+    return problems
+
+
+def _members(
+    env: DeployEnv, peer: DeployEnv | None, parameters: Mapping[str, str], clients: ClientFactory
+) -> list[Finding]:
+    """The members this pair deploys to have the same shards, node type, engine and cluster mode."""
+    members = [(env.region, parameters["ReplicationGroupId"])]
+    if peer is not None and peer.overrides.get("ReplicationGroupId"):
+        members.append((peer.region, peer.overrides["ReplicationGroupId"]))
+    groups = {}
+    for region, group_id in members:
+        found = clients("elasticache", region).describe_replication_groups(ReplicationGroupId=group_id)
+        groups[group_id] = found["ReplicationGroups"][0]
+    documents = clients("elasticache", env.region).describe_global_replication_groups(
+        GlobalReplicationGroupId=parameters["GlobalReplicationGroupId"], ShowMemberInfo=True
+    )["GlobalReplicationGroups"]
+    problems = member_mismatches(groups, documents[0] if documents else {})
+    if problems:
+        return [fail("members", problem) for problem in problems]
+    first = next(iter(groups.values()))
+    traits = ", ".join(f"{trait} {read(first)}" for trait, read in MEMBER_TRAITS if read(first) is not None)
+    return [ok("members", f"{' and '.join(groups)} match: {traits}")]
 
 
 def _network(parameters: Mapping[str, str], ec2: Any) -> list[Finding]:

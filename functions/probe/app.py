@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -23,13 +24,16 @@ tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", DEFAULT_NAMESPACE))
 credentials = secrets_manager_credentials(SETTINGS.auth_secret_arn, powertools_secret_fetcher())
 cloudwatch = boto3.client("cloudwatch", config=BOUNDED_CONFIG) if SETTINGS.metric_publisher == "api" else None
+probe: Callable[..., ProbeResult] = run_probe  # the one primary endpoint ...
+if SETTINGS.cluster_mode:  # ... or every shard (imported only then: the single-group cold start stays as it was)
+    from gdfailover.cluster_probe import run_cluster_probe as probe
 
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    result = run_probe(SETTINGS, credentials, connect)
+    result = probe(SETTINGS, credentials, connect)
     published = cloudwatch is not None and _put_health_metric(result)
     record_probe(metrics, result, include_health=not published)
     logger.info("probe result", extra={"probe": result.as_dict(), "trigger": _describe(event)})

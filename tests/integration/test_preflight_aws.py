@@ -144,6 +144,7 @@ def test_a_ready_region_passes_every_check(tmp_path: Path, emulator: GdsEmulator
         f"ok    replication group: orders-use1 available, primary endpoint {sites['primary'].endpoint}:6379",
         "ok    probe egress: secretsmanager: interface endpoint vpce-",
         "ok    secret: orders-auth exists",
+        "ok    members: orders-use1 and orders-usw2 match: cluster mode disabled, shards 1, node type cache.r7g.large",
         "ok    zone: no HostedZoneId: this stack creates the zone",
         "ok    stack: gds-failover not deployed yet in us-east-1",
     ):
@@ -279,3 +280,14 @@ def test_the_secondary_checks_the_primary_zone_reaches_its_vpc(tmp_path: Path, e
     code, lines = run(samconfig, emulator, env="secondary")
     assert code == 0, lines
     assert f"ok    zone: internal ({zone_id}), private, associated with {sites['secondary'].vpc_id}" in lines
+
+
+def test_cluster_mode_must_match_the_group(tmp_path: Path, emulator: GdsEmulator) -> None:
+    sites = {env: build_site(env) for env in REGIONS}
+    with_egress(sites["primary"], "us-east-1")
+    code, lines = run(write_samconfig(tmp_path, samconfig_text(sites, {"primary": ["ClusterMode=enabled"]})), emulator)
+    assert code == 1
+    assert (
+        "FAIL  replication group: ClusterMode=enabled but orders-use1 has cluster mode disabled "
+        "(set ClusterMode=disabled; RedisPrimaryEndpoint is then its primary endpoint)"
+    ) in lines

@@ -107,8 +107,30 @@ def test_primary_is_multi_az_encrypted_and_authenticated_by_a_secrets_manager_re
     for flag in ("MultiAZEnabled", "AutomaticFailoverEnabled", "TransitEncryptionEnabled", "AtRestEncryptionEnabled"):
         assert primary[flag] is True, flag
     assert primary["AuthToken"] == {"Fn::Sub": "{{resolve:secretsmanager:${AuthSecret}:SecretString:password}}"}
-    assert primary["NumCacheClusters"] == {"Ref": "NumCacheClusters"}
+    assert primary["NumCacheClusters"] == {
+        "Fn::If": ["IsClusterMode", {"Ref": "AWS::NoValue"}, {"Ref": "NumCacheClusters"}]
+    }
     assert datastore["Parameters"]["NumCacheClusters"]["MinValue"] >= 2  # Multi-AZ needs a replica
+
+
+def test_cluster_mode_variant_shards_with_a_replica_each_and_exposes_the_configuration_endpoint(
+    datastore: dict[str, Any],
+) -> None:
+    """ClusterMode=enabled: NumNodeGroups shards of 1 + ReplicasPerNodeGroup nodes (Multi-AZ needs >= 1
+    replica per shard), a cluster-enabled parameter group, and the configuration endpoint as the output the
+    failover stack takes as RedisPrimaryEndpoint."""
+    resources, parameters = datastore["Resources"], datastore["Parameters"]
+    primary = resources["PrimaryReplicationGroup"]["Properties"]
+    assert primary["NumNodeGroups"] == {"Fn::If": ["IsClusterMode", {"Ref": "NumNodeGroups"}, {"Ref": "AWS::NoValue"}]}
+    assert parameters["ReplicasPerNodeGroup"]["MinValue"] >= 1
+    group = primary["CacheParameterGroupName"]["Fn::If"][1]["Fn::Sub"][0]
+    assert group == "default.${Engine}${Major}.cluster.on"
+    secondary = resources["SecondaryReplicationGroup"]["Properties"]
+    assert "NumNodeGroups" not in secondary  # inherited from the Global Datastore with the shard layout
+    endpoint = datastore["Outputs"]["RedisPrimaryEndpoint"]["Value"]["Fn::If"]
+    assert endpoint[0] == "IsClusterMode"
+    assert endpoint[1]["Fn::If"][1] == {"Fn::GetAtt": ["PrimaryReplicationGroup", "ConfigurationEndPoint.Address"]}
+    assert datastore["Outputs"]["ClusterMode"]["Value"] == {"Ref": "ClusterMode"}
 
 
 def test_global_datastore_is_built_around_the_primary_and_the_secondary_joins_it(datastore: dict[str, Any]) -> None:

@@ -26,7 +26,7 @@ from tests.template.stack import (
     transformed,
     validate_asl,
 )
-from tools.cfn import metric_queries, parameter_defaults
+from tools.cfn import condition_holds, metric_queries, parameter_defaults
 
 #: Parameter sets that exercise every condition of the template.
 VARIANTS: dict[str, dict[str, str]] = {
@@ -45,6 +45,11 @@ VARIANTS: dict[str, dict[str, str]] = {
         "RedisAuthSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:auth-AbCdEf",
         "BreakGlassDisassociate": "true",
         "OperatorTopic": "none",
+    },
+    "cluster-mode-enabled": {
+        "ClusterMode": "enabled",
+        "RedisPrimaryEndpoint": "clustercfg.my-group.abc123.use1.cache.amazonaws.com",
+        "MonitoredNodeCount": "6",
     },
 }
 
@@ -491,14 +496,24 @@ def test_monitoring_alarms(template: dict[str, Any], alarm: str, metric: str, th
     assert props["Threshold"] == threshold
     assert props["ComparisonOperator"] == "GreaterThanThreshold"
     defaults = parameter_defaults(template)
-    for count in range(1, 7):
-        queries = metric_queries(template, props, defaults | {"MonitoredNodeCount": str(count)})
-        stats = [m["MetricStat"]["Metric"] for m in queries if "MetricStat" in m]
-        assert {s["MetricName"] for s in stats} == {metric}
-        # one metric per node that exists, and no more: CloudWatch bills alarms per metric
-        assert [s["Dimensions"][0]["Value"] for s in stats] == [
-            {"Fn::Sub": f"${{ReplicationGroupId}}-00{n}"} for n in range(1, count + 1)
-        ]
+    # ElastiCache node ids: <group>-00N (cluster mode disabled), <group>-000S-00N (enabled; the first node of shard S)
+    names = {"disabled": "${{ReplicationGroupId}}-00{n}", "enabled": "${{ReplicationGroupId}}-000{n}-001"}
+    for mode, name in names.items():
+        for count in range(1, 7):
+            parameters = defaults | {"MonitoredNodeCount": str(count), "ClusterMode": mode}
+            queries = metric_queries(template, props, parameters)
+            stats = [m["MetricStat"]["Metric"] for m in queries if "MetricStat" in m]
+            assert {s["MetricName"] for s in stats} == {metric}
+            # one metric per node that exists, and no more: CloudWatch bills alarms per metric
+            values = [_resolve_if(template, s["Dimensions"][0]["Value"], parameters) for s in stats]
+            assert values == [{"Fn::Sub": name.format(n=n)} for n in range(1, count + 1)]
+
+
+def _resolve_if(template: dict[str, Any], value: Any, parameters: dict[str, str]) -> Any:
+    if isinstance(value, dict) and "Fn::If" in value:
+        condition, then, otherwise = value["Fn::If"]
+        return then if condition_holds(template, condition, parameters) else otherwise
+    return value
 
 
 # --- IAM ---------------------------------------------------------------------------------------------
@@ -643,3 +658,16 @@ def test_the_outputs_the_operator_tools_read_exist(template: dict[str, Any]) -> 
         "RecordName",
     }
     assert needed <= set(template["Outputs"])
+
+
+def test_cluster_mode_reaches_the_probe(template: dict[str, Any]) -> None:
+    """ClusterMode=enabled makes the probe check every shard (gdfailover.cluster_probe), disabled keeps one."""
+    from gdfailover.config import ProbeSettings
+
+    variable = template["Resources"]["ProbeFunction"]["Properties"]["Environment"]["Variables"]["REDIS_CLUSTER_MODE"]
+    condition, then, otherwise = variable["Fn::If"]
+    assert (condition, then, otherwise) == ("IsClusterMode", "true", "false")
+    for mode, expected in (("enabled", True), ("disabled", False)):
+        holds = condition_holds(template, condition, parameter_defaults(template) | {"ClusterMode": mode})
+        value = then if holds else otherwise
+        assert ProbeSettings.from_env({"REDIS_HOST": "h", "REDIS_CLUSTER_MODE": value}).cluster_mode is expected

@@ -324,3 +324,29 @@ def test_a_replication_group_no_stack_manages_is_not_a_finding() -> None:
 
     client, _ = _stubbed_cloudformation(None, missing=True)
     assert datastore_stack_findings(client, "orders-use1", "PRIMARY") == []
+
+
+def _cluster_group(shards: int, node_type: str = "cache.r7g.large", engine: str = "redis") -> dict[str, object]:
+    """A DescribeReplicationGroups entry of a cluster-mode-enabled group (the API reference's shape)."""
+    return {
+        "ClusterEnabled": True,
+        "CacheNodeType": node_type,
+        "Engine": engine,
+        "NodeGroups": [{"NodeGroupId": f"{n:04d}", "Slots": "0-5460"} for n in range(1, shards + 1)],
+        "ConfigurationEndpoint": {"Address": "clustercfg.g.abc.use1.cache.amazonaws.com", "Port": 6379},
+    }
+
+
+def test_members_must_match_shards_node_type_engine_and_mode() -> None:
+    from tools.preflight import member_mismatches
+
+    datastore = {"CacheNodeType": "cache.r7g.large", "Engine": "redis", "ClusterEnabled": True}
+    assert member_mismatches({"a": _cluster_group(3), "b": _cluster_group(3)}, datastore) == []
+    problems = member_mismatches({"a": _cluster_group(3), "b": _cluster_group(4, "cache.r6g.large")}, datastore)
+    assert "shards differs: a 3, b 4" in problems
+    assert "node type differs: a cache.r7g.large, b cache.r6g.large" in problems
+    assert "b node type is cache.r6g.large, the Global Datastore's is cache.r7g.large" in problems
+    disabled = {"ClusterEnabled": False, "CacheNodeType": "cache.r7g.large", "NodeGroups": [{}]}
+    assert "a cluster mode is enabled, the Global Datastore's is disabled" in member_mismatches(
+        {"a": _cluster_group(1), "b": disabled}, {"ClusterEnabled": False}
+    )

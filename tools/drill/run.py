@@ -108,7 +108,10 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
     log_path = LOG_DIR / f"{scenario.name}.log"
     errors: list[str] = []
     with log_path.open("w", encoding="utf-8") as log, CapturingStdout.for_run(log) as stdout:
-        world = World(
+        world_class = World
+        if scenario.sharded:
+            from tools.drill.sharded import ShardedWorld as world_class
+        world = world_class(
             scenario.name,
             scenario.overrides,
             stdout,

@@ -39,6 +39,8 @@ class Scenario:
     regions: int = 2  # 3: the three-region deployment of docs/three-regions.md (names start with three-)
     #: The writer (region A) in us-east-1, the region that also serves the Route 53 API (else us-east-2)
     writer_in_us_east_1: bool = False
+    #: Cluster mode enabled, three shards per region (tools/drill/sharded.py; names start with sharded-)
+    sharded: bool = False
 
 
 def at(world: World, seconds_after_fault: float, action: Callable[[], None]) -> None:
@@ -832,5 +834,8 @@ CATALOGUE_LIST += (
     ),
 )
 
+from tools.drill.sharded_scenarios import SHARDED_SCENARIOS  # noqa: E402 - it builds on this module
+
+CATALOGUE_LIST = (*CATALOGUE_LIST, *SHARDED_SCENARIOS)
 CATALOGUE: dict[str, Scenario] = {scenario.name: scenario for scenario in CATALOGUE_LIST}
 DEFAULT = "primary-region-outage"

@@ -12,7 +12,7 @@ import time
 
 import redis
 
-from gds_client import ClientSettings, SettingsError, connect
+from gds_client import ClientSettings, SettingsError, connect, connect_cluster
 
 
 def main() -> int:
@@ -22,7 +22,7 @@ def main() -> int:
     except SettingsError as error:
         print(f"gds_client: {error}", file=sys.stderr)
         return 2
-    client = connect(settings)
+    client = connect_cluster(settings) if settings.cluster else connect(settings)
     log = logging.getLogger("gds_client.demo")
     sequence = 0
     while True:
@@ -31,7 +31,7 @@ def main() -> int:
         try:
             client.set(key, str(time.time()), ex=600)
             client.get(key)
-            target = client.last_target
+            target = client.last_target  # cluster mode: where redis.internal led on the last topology refresh
             log.info("write %d ok on %s", sequence, target.canonical_name if target else "?")
         except redis.RedisError as error:
             log.warning("write %d failed: %s: %s", sequence, type(error).__name__, error)

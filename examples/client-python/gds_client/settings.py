@@ -35,12 +35,14 @@ class ClientSettings:
     backoff_base_s: float = 0.1
     backoff_cap_s: float = 1.0
     max_connections: int = 50
+    #: Cluster mode enabled (sharded) datastore: use connect_cluster() (a RedisCluster).
+    cluster: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> ClientSettings:
         """REDIS_HOST, REDIS_PORT, REDIS_TLS, REDIS_TLS_CA_FILE, REDIS_USERNAME, REDIS_AUTH_TOKEN or
         REDIS_AUTH_TOKEN_FILE, REDIS_CONNECT_TIMEOUT_S, REDIS_SOCKET_TIMEOUT_S, REDIS_RETRIES,
-        REDIS_READONLY_RETRIES; unset ones keep their defaults."""
+        REDIS_READONLY_RETRIES, REDIS_CLUSTER_MODE; unset ones keep their defaults."""
         env = os.environ if environ is None else environ
         defaults = cls()
         token = env.get("REDIS_AUTH_TOKEN") or None
@@ -64,6 +66,7 @@ class ClientSettings:
             ),
             retries=_number(env, "REDIS_RETRIES", defaults.retries, int, low=0, high=10),
             readonly_retries=_number(env, "REDIS_READONLY_RETRIES", defaults.readonly_retries, int, low=0, high=10),
+            cluster=_flag(env, "REDIS_CLUSTER_MODE", defaults.cluster),
         )
 
 

@@ -74,3 +74,10 @@ def test_bad_values_are_one_clear_line(name: str, value: str, message: str) -> N
         ClientSettings.from_env({name: value})
     assert str(error.value).startswith(message)
     assert "\n" not in str(error.value)
+
+
+def test_cluster_mode_flag() -> None:
+    assert ClientSettings.from_env({}).cluster is False
+    assert ClientSettings.from_env({"REDIS_CLUSTER_MODE": "true"}).cluster is True
+    with pytest.raises(SettingsError, match="REDIS_CLUSTER_MODE must be true or false"):
+        ClientSettings.from_env({"REDIS_CLUSTER_MODE": "yes please"})

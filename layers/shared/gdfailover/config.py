@@ -92,6 +92,9 @@ class ProbeSettings:
     region: str = "local"
     replication_group_id: str = "unknown"
     metric_publisher: str = "emf"
+    #: Cluster mode enabled (sharded) group: probe every shard through the configuration endpoint
+    #: (gdfailover.cluster_probe). Explicit, not detected: see docs/probe.md "Cluster mode".
+    cluster_mode: bool = False
 
     @property
     def heartbeat_key(self) -> str:
@@ -105,6 +108,12 @@ class ProbeSettings:
                 f"HEARTBEAT_KEY_PREFIX must be 1-64 characters of letters, digits and _.:{{}}-, got {prefix!r}"
             )
         ca_file = env_optional(env, "REDIS_TLS_CA_FILE")
+        cluster_mode = env_bool(env, "REDIS_CLUSTER_MODE", False)
+        if cluster_mode and ("{" in prefix or "}" in prefix):
+            raise ConfigError(
+                f"HEARTBEAT_KEY_PREFIX must not contain {{ or }} in cluster mode (the probe computes each "
+                f"shard's hash tag), got {prefix!r}"
+            )
         return cls(
             host=env_str(env, "REDIS_HOST"),
             port=env_int(env, "REDIS_PORT", 6379, 1, 65535),
@@ -117,6 +126,7 @@ class ProbeSettings:
             region=env_str(env, "AWS_REGION", "local"),
             replication_group_id=env_str(env, "REPLICATION_GROUP_ID", "unknown"),
             metric_publisher=env_choice(env, "HEALTH_METRIC_PUBLISHER", "emf", ("emf", "api")),
+            cluster_mode=cluster_mode,
         )
 
 
