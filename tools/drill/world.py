@@ -442,7 +442,8 @@ class World:
             "ACCOUNT_ID": ACCOUNT_ID,
         }
         probe = load_handler_module("ProbeFunction", region.name, region.parameters, probe_env)
-        probe.run_probe = functools.partial(run_probe, clock=self.simulation.clock.time)  # type: ignore[attr-defined]
+        # the handler calls its module's `probe` (run_probe, or the cluster probe in cluster mode)
+        probe.probe = functools.partial(run_probe, clock=self.simulation.clock.time)  # type: ignore[attr-defined]
         probe.connect = functools.partial(self._connect_with_emulated_link_io, region, probe.connect)  # type: ignore[attr-defined]
         region.probe_module = probe
         promote = load_handler_module("PromoteFunction", region.name, region.parameters, promote_env)
