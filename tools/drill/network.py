@@ -72,12 +72,17 @@ class ReplicationPath:
     def close(self) -> None:
         self._closed.set()
         self._flowing.set()
+        self._close_all()
+
+    def _close_all(self) -> None:
+        """The listening socket and every relayed connection (both ends)."""
         with contextlib.suppress(OSError):
             self._listener.close()
         with self._lock:
             for sock in self._sockets:
                 with contextlib.suppress(OSError):
                     sock.close()
+            self._sockets.clear()
 
     def _accept(self) -> None:
         self._listener.settimeout(0.05)
@@ -99,13 +104,7 @@ class ReplicationPath:
     def _refuse_while_silent(self) -> None:
         """Client paths: reset every connection and refuse new ones (nothing listens on the port) until
         the server answers again, so a client fails before it even builds a TLS context."""
-        with contextlib.suppress(OSError):
-            self._listener.close()
-        with self._lock:
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.close()
-            self._sockets.clear()
+        self._close_all()
         while self._fail_fast() and not self._closed.is_set():
             time.sleep(0.02)
         if not self._closed.is_set():
