@@ -21,6 +21,7 @@ from tests.integration.test_promote_promoter import (
     TABLE,
     create_ledger_table,
     seed_probe_metrics,
+    seed_writer_probes,
     set_peer_writer_alarm,
 )
 from tools.cfn import load_template
@@ -77,6 +78,7 @@ def emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[GdsEmulator]:
         now = datetime.now(UTC)
         create_ledger_table()
         seed_probe_metrics(now)
+        seed_writer_probes(now)  # the writer's own probes: failing longer than the in-region ceiling
         set_peer_writer_alarm("ALARM")
         yield gds
 

@@ -28,6 +28,7 @@ from tests.integration.test_promote_promoter import (
     TABLE,
     create_ledger_table,
     seed_probe_metrics,
+    seed_writer_probes,
     set_peer_writer_alarm,
 )
 from tools.gds_emulator import GDS_ID, SECONDARY_REGION, SECONDARY_RG, GdsEmulator
@@ -152,6 +153,7 @@ def harness(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         h = Harness(monkeypatch, capsys)
         create_ledger_table()
         seed_probe_metrics(h.now)
+        seed_writer_probes(h.now)  # the writer's own probes: failing longer than the in-region ceiling
         set_peer_writer_alarm("ALARM")
         yield h
 

@@ -47,6 +47,14 @@ GDS = "ldgnf-orders"
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
+@pytest.fixture(autouse=True)
+def _now() -> None:
+    """Each test's "now": the promoter verify invokes checks a notification's age against the real clock, so
+    a time taken when the module was imported goes stale in a long run (MAX_NOTIFICATION_AGE_SECONDS)."""
+    global NOW  # noqa: PLW0603 - the helpers below read it
+    NOW = datetime.now(UTC).replace(microsecond=0)
+
+
 def _remember(params: dict[str, Any], context: dict[str, Any], **kwargs: Any) -> None:
     context["test_params"] = dict(params)
 
