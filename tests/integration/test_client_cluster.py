@@ -9,6 +9,7 @@ answers ``redis.internal`` as a CNAME to the current writer region's configurati
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -112,6 +113,13 @@ def test_follows_a_promotion_when_the_old_region_dies(
     keys = key_per_shard()
     for key in keys:
         client.set(key, "before")
+    # B's replica of each shard holds the write before it takes over (a promotion keeps what replicated)
+    deadline = time.monotonic() + 10
+    for key, node in zip(keys, region_b, strict=True):
+        with node.client() as replica:
+            replica.execute_command("READONLY")
+            while replica.get(key) != "before" and time.monotonic() < deadline:
+                time.sleep(0.02)
     for node in region_b:
         with node.client() as admin:
             admin.execute_command("CLUSTER", "FAILOVER", "TAKEOVER")
