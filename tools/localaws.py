@@ -117,6 +117,22 @@ def _seed_promote_world(env: Mapping[str, str], region: str) -> None:
     )
     namespace = env.get("POWERTOOLS_METRICS_NAMESPACE") or "Custom/Redis"
     boto3.client("cloudwatch", region_name=region).put_metric_data(Namespace=namespace, MetricData=data)
+    # The writer region's own probe, probe by probe: reaching its Redis, then failing for the last 150 s
+    # (longer than the in-region ceiling: the writer is gone, not failing over inside its region).
+    peer_region, peer_group = peer_of(region)
+    writer = [{**dimension} for dimension in dimensions]
+    writer[1]["Value"] = peer_group
+    own = [
+        {
+            "MetricName": "Reachable",
+            "Dimensions": writer,
+            "Timestamp": now - timedelta(seconds=seconds),
+            "Value": 0.0 if seconds <= 150 else 1.0,
+            "StorageResolution": 1,
+        }
+        for seconds in range(300, 0, -30)
+    ]
+    boto3.client("cloudwatch", region_name=peer_region).put_metric_data(Namespace=namespace, MetricData=own)
     if alarm := env.get("PEER_WRITER_ALARM_NAME"):
         peer_region = peer_of(region)[0]
         put_writer_alarm(peer_region, alarm, "ALARM", "emulated: the writer is gone")
