@@ -133,11 +133,11 @@ class ProbeSettings:
             metric_publisher=env_choice(env, "HEALTH_METRIC_PUBLISHER", "emf", ("emf", "api")),
             cluster_mode=cluster_mode,
             witness_record_name=env_optional(env, "WITNESS_RECORD_NAME"),
-            witness_resolver=_host_port(env, "WITNESS_RESOLVER"),
+            witness_resolver=env_host_port(env, "WITNESS_RESOLVER"),
         )
 
 
-def _host_port(env: Mapping[str, str], name: str) -> str | None:
+def env_host_port(env: Mapping[str, str], name: str) -> str | None:
     value = env_optional(env, name)
     if value is None:
         return None
