@@ -322,7 +322,7 @@ def gather_evidence(
             signals.append(_route53_signal(*health_future.result()))
         witness_reading, witness_failure = witness_future.result() if witness_future is not None else (None, None)
         if witness_future is not None:
-            signals.append(_witness_signal(witness_reading, witness_failure, peer_region or "?"))
+            signals.append(witness_signal(witness_reading, witness_failure, peer_region or "?"))
         peer_alarm: AlarmState | None = None
         if alarm_future is not None:
             peer_alarm, alarm_failure = alarm_future.result()
@@ -581,7 +581,7 @@ def _wakeup_reading(notification: AlarmNotification) -> _WakeupReading | None:
     )
 
 
-def _witness_signal(reading: WitnessReading | None, failure: CallFailure | None, region: str) -> WriterSignal:
+def witness_signal(reading: WitnessReading | None, failure: CallFailure | None, region: str) -> WriterSignal:
     """Route 53's checkers' verdict on the writer, read from the DNS data plane (gdfailover.witness): outside
     both regions, and readable when the Route 53 API (us-east-1) is not."""
     source = f"route53_witness@{region}"
