@@ -29,21 +29,33 @@ class DropQuery(Exception):
 
 
 class LocalDnsServer:
-    def __init__(self, answer: TxtAnswer, host: str = "127.0.0.1") -> None:
+    def __init__(self, answer: TxtAnswer, host: str = "127.0.0.1", *, start: bool = True) -> None:
+        """Binds a free UDP port on ``host`` at once (``address`` is known before :meth:`start`) unless
+        ``start`` is False: then :meth:`start` binds it."""
         self._answer = answer
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self._socket.bind((host, 0))
-        self._socket.settimeout(0.2)
-        self.host, self.port = self._socket.getsockname()[:2]
+        self._host = host
+        self._socket: socket.socket | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="local-dns", daemon=True)
         self.queries = 0
+        if start:
+            self._bind()
+
+    def _bind(self) -> None:
+        if self._socket is None:
+            self._socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._socket.bind((self._host, 0))
+            self._socket.settimeout(0.2)
 
     @property
     def address(self) -> str:
-        return f"{self.host}:{self.port}"
+        if self._socket is None:
+            raise RuntimeError("the DNS server is not started")
+        host, port = self._socket.getsockname()[:2]
+        return f"{host}:{port}"
 
     def __enter__(self) -> LocalDnsServer:
+        self._bind()
         self._thread.start()
         return self
 
@@ -59,9 +71,11 @@ class LocalDnsServer:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=2.0)
-        self._socket.close()
+        if self._socket is not None:
+            self._socket.close()
 
     def _serve(self) -> None:
+        assert self._socket is not None
         while not self._stop.is_set():
             try:
                 wire, client = self._socket.recvfrom(4096)

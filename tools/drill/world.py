@@ -201,7 +201,7 @@ class World:
         #: The VPC resolver every region's probe asks for witness names: a real DNS server on loopback
         #: answering from the emulated Route 53's data plane
         self.vpc_resolver: EmulatedVpcResolver | None = None
-        self.dns = LocalDnsServer(lambda name: self.vpc_resolver.txt(name) if self.vpc_resolver else None)
+        self.dns = LocalDnsServer(self._vpc_answer, start=False)
         self.client: DrillClient | None = None
         self.partitions = Partitions()
         #: (writer label, replica label) -> the inter-region path that replica replicates through
@@ -266,6 +266,9 @@ class World:
                     server.stop()
                 self.dns.close()
                 shutil.rmtree(self.workdir, ignore_errors=True)  # the TLS keys, among others
+
+    def _vpc_answer(self, name: str) -> tuple[str, int] | None:
+        return self.vpc_resolver.txt(name) if self.vpc_resolver is not None else None
 
     def _server_tls(self, replication_group_id: str, region: str) -> TlsFiles:
         """The region's server certificate names its emulated ElastiCache endpoint (and only that one),
