@@ -690,3 +690,11 @@ def test_the_promoter_reads_the_witness_through_this_stacks_probe_only(template:
     resource = statements[0]["Resource"]["Fn::Sub"]
     assert resource.endswith(":function:${AWS::StackName}-probe")
     assert probe["Environment"]["Variables"]["WITNESS_RECORD_NAME"] == {"Ref": "RecordName"}
+
+
+def test_the_probe_and_its_witness_reading_fit_the_lambda_timeout(template: dict[str, Any]) -> None:
+    """The Redis probe's budget at its largest, then one bounded witness query: the function never times out."""
+    from gdfailover.witness import RESOLVE_TIMEOUT_SECONDS
+
+    budget = float(template["Parameters"]["ProbeTimeoutSeconds"]["MaxValue"])
+    assert budget + RESOLVE_TIMEOUT_SECONDS < float(template["Resources"]["ProbeFunction"]["Properties"]["Timeout"])
