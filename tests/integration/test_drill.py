@@ -122,6 +122,22 @@ def test_a_writer_that_dies_in_a_region_whose_apis_answer_waits_for_the_in_regio
     assert promoted.at - result.fault_at <= model.in_region_ceiling_s  # woken early, it held in one run
 
 
+@pytest.mark.parametrize("name", ["us-east-1-outage-two-regions", "us-east-1-outage-route53-late"])
+def test_a_lost_us_east_1_writer_is_promoted_on_the_witness_within_the_model(name: str) -> None:
+    """Route 53's API is gone with us-east-1; the witness, read in B's VPC, is the outside vantage. The RTO
+    falls in `make rto`'s us-east-1 band, Route 53 as late as the model's worst case included."""
+    result = run_scenario(CATALOGUE[name], progress=None)
+    model = _model()
+    (outage,) = result.outages
+    assert outage is not None
+    typical, worst = model.total("us-east-1")
+    assert typical - model.record_ttl_s / 2 <= outage <= worst
+    promoted = next(run for run in result.promoter_runs if run.result.get("decision") == "promote")
+    signals = {s["source"]: s["vote"] for s in (promoted.record or {})["evidence"]["writer_signals"]}
+    assert signals["route53"] == "unknown"  # GetHealthCheckStatus: us-east-1's API
+    assert signals["route53_witness@us-east-1"] == "dead"
+
+
 def test_default_scenario_timeline_shows_the_whole_chain(default_run: ScenarioResult) -> None:
     after = [e for e in default_run.timeline if e.at >= default_run.fault_at]
     kinds = [e.kind for e in after]

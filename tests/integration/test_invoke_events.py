@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from gdfailover.witness import CHECK_SOURCE, witness_name
 from tests.conftest import ROOT
 from tools.cfn import load_template
 from tools.invoke import (
@@ -23,6 +24,7 @@ from tools.invoke import (
     invoke_function,
 )
 from tools.localaws import EXPECTED_LAG_ESTIMATE
+from tools.localdns import LocalDnsServer
 from tools.localredis import RedisServer
 
 EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
@@ -133,7 +135,12 @@ def test_every_event_file_is_json_for_a_function_in_the_template(event_file: Pat
     assert resources[function]["Type"] == "AWS::Serverless::Function"
 
 
-@pytest.mark.parametrize("event_file", [p for p in EVENT_FILES if p.name.startswith("probe")], ids=lambda p: p.name)
+PROBE_RUNS = [
+    p for p in EVENT_FILES if p.name.startswith("probe") and json.loads(p.read_text())["source"] != CHECK_SOURCE
+]
+
+
+@pytest.mark.parametrize("event_file", PROBE_RUNS, ids=lambda p: p.name)
 def test_probe_events_through_the_invoker(
     event_file: Path, redis_factory: Callable[..., RedisServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -147,6 +154,18 @@ def test_probe_events_through_the_invoker(
     result = invoke_function("ProbeFunction", json.loads(event_file.read_text()), {"ProbeFunction": env})
     assert (result["status"], result["healthy"]) == ("healthy", 1)
     assert emf_metrics(capsys.readouterr().out)["HealthCheckStatus"] == 1
+
+
+def test_the_witness_check_event_resolves_through_the_configured_resolver() -> None:
+    """events/probe-witness-check.json as the promoter sends it: one reading, no Redis, no metrics."""
+    event = json.loads((ROOT / "events" / "probe-witness-check.json").read_text())
+    answers = {witness_name(event["region"], "redis.internal"): ("healthy", 5)}
+    with LocalDnsServer(answers.get) as dns:
+        env = {"REDIS_HOST": "127.0.0.1", "WITNESS_RESOLVER": dns.address}
+        result = invoke_function("ProbeFunction", event, {"ProbeFunction": env})
+        refused = invoke_function("ProbeFunction", {**event, "region": "no;region"}, {"ProbeFunction": env})
+    assert (result["region"], result["answer"]) == (event["region"], "healthy")
+    assert refused == {"error": "not a region: 'no;region'"}
 
 
 def test_make_invoke_cli_prints_the_result_as_json_on_stdout(

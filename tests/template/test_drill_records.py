@@ -43,13 +43,15 @@ def _template_records(layout: RegionLayout) -> list[dict[str, Any]]:
         "ReplicationGroupId": layout.replication_group_id,
         "RedisPrimaryEndpoint": f"master.{layout.replication_group_id}.cache.amazonaws.com",
     }
-    return Evaluated(stack, extra).records()
+    return Evaluated(stack, extra).all_records()  # the witness pair too
 
 
 def _routing(record: dict[str, Any]) -> tuple[Any, ...]:
     alias = record.get("AliasTarget")
     return (
         absolute(record["Name"]),
+        record["Type"],
+        str(record.get("TTL")),
         record["Failover"],
         record["SetIdentifier"],
         record.get("HealthCheckId"),
