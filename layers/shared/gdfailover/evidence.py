@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,7 +26,7 @@ from gdfailover.elasticache import (
     GlobalDatastoreMember,
     ReplicationGroupActivity,
 )
-from gdfailover.ledger import Latch
+from gdfailover.ledger import Latch, Pause
 from gdfailover.route53 import HealthCheckView
 from gdfailover.succession import RivalView, other_secondary
 
@@ -152,6 +152,8 @@ class Evidence:
     writer_unavailable_since: datetime | None = None
     #: The writer's own first successful probe after a run of failures in the lookback (it came back)
     writer_recovered_at: datetime | None = None
+    #: An operator's runtime pause of automatic promotion (``make pause``), active or expired; None: none
+    pause: Pause | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -183,6 +185,7 @@ class Evidence:
             "writer_unavailable_since": (
                 self.writer_unavailable_since.isoformat() if self.writer_unavailable_since else None
             ),
+            "pause": self.pause.as_dict() if self.pause else None,
             "timings_ms": self.timings_ms,
         }
 
@@ -203,6 +206,10 @@ class LatchReader(Protocol):
     def read(self, global_replication_group_id: str) -> Latch | None: ...
 
 
+class PauseReader(Protocol):
+    def read_pause(self, global_replication_group_id: str) -> Pause | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceSources:
     """The adapters evidence comes from. Peer-region adapters are built per region on demand."""
@@ -218,6 +225,8 @@ class EvidenceSources:
     #: Three regions: observes the other secondary in its region (gdfailover.peers.observe_rival with
     #: this stack's SUCCESSION_PEERS); None: a rival is reported as not observed
     rival: Callable[[GlobalDatastoreMember, datetime], RivalView] | None = None
+    #: The runtime pause (gdfailover.ledger.PromotionLedger, the same table as the latch); None: not read
+    pauses: PauseReader | None = None
 
 
 def gather_evidence(
@@ -234,7 +243,7 @@ def gather_evidence(
     rival_id = other_secondary(datastore, settings.replication_group_id) if datastore else None
     rival_member = datastore.member(rival_id) if datastore and rival_id else None
 
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="evidence") as pool:
+    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence") as pool:
         series_future = pool.submit(
             _timed,
             clock,
@@ -248,6 +257,11 @@ def gather_evidence(
             timings,
             "ledger",
             lambda: sources.ledger.read(settings.global_replication_group_id),
+        )
+        pause_future = (
+            pool.submit(_timed, clock, timings, "pause", lambda: pauses.read_pause(global_id))
+            if (pauses := sources.pauses) is not None and (global_id := settings.global_replication_group_id)
+            else None
         )
         health_future = (
             pool.submit(_timed, clock, timings, "route53", lambda: sources.health_checks.status(health_check_id))
@@ -289,7 +303,7 @@ def gather_evidence(
             else None
         )
         series, series_failure = series_future.result()
-        latch, latch_failure = latch_future.result()
+        latch, latch_failure, pause = _with_pause(latch_future.result(), pause_future)
         signals: list[WriterSignal] = []
         if health_future is not None:
             signals.append(_route53_signal(*health_future.result()))
@@ -351,8 +365,18 @@ def gather_evidence(
         rival=rival,
         writer_unavailable_since=_unavailable_since(peer_series),
         writer_recovered_at=_recovered_at(peer_series),
+        pause=pause,
         timings_ms=timings,
     )
+
+
+def _with_pause(
+    latch: tuple[Latch | None, CallFailure | None], pause: Future[tuple[Pause | None, CallFailure | None]] | None
+) -> tuple[Latch | None, CallFailure | None, Pause | None]:
+    """The latch and the pause: both live in the ledger table, so an unreadable pause is an unreadable
+    ledger (``ledger-unavailable``: a hold when transient)."""
+    read, failure = pause.result() if pause is not None else (None, None)
+    return latch[0], latch[1] or failure, read
 
 
 def _rival_view(
