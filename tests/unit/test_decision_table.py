@@ -727,5 +727,7 @@ def test_a_paused_hold_names_who_why_and_until_and_is_not_re_checked() -> None:
         None,
     )
     (reason,) = decision.reasons
-    assert PAUSE.who in reason and PAUSE.reason in reason and PAUSE.until.isoformat() in reason
+    assert PAUSE.who in reason
+    assert PAUSE.reason in reason
+    assert PAUSE.until.isoformat() in reason
     assert decision.rpo_seconds == BASELINE.lag.seconds
