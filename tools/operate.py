@@ -66,7 +66,7 @@ def no_credentials() -> bool:
     return boto3.session.Session().get_credentials() is None
 
 
-NO_CREDENTIALS = "no AWS credentials found (environment, ~/.aws, SSO, instance role): no change made"
+NO_CREDENTIALS = "no AWS credentials found (environment, ~/.aws, SSO, instance role)"
 
 
 @dataclass(frozen=True)

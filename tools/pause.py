@@ -74,7 +74,7 @@ def main(
         else:
             line, extra = _resume(target, ledger)
     except OperatorError as problem:
-        print(f"make {args.action}: {problem}", file=sys.stderr)
+        print(f"make {args.action}: {problem}: no change made", file=sys.stderr)
         return USAGE_ERROR
     print(line)
     _tell(target, factory, args.action, line, extra, now=now)
@@ -88,7 +88,7 @@ def _pause(
     try:
         replaced = ledger.pause(target.global_replication_group_id, pause)
     except Exception as failure:
-        raise OperatorError(f"{describe_error('PutItem', failure)}: not paused") from None
+        raise OperatorError(describe_error("PutItem", failure)) from None
     where = f"{target.replication_group_id} in {target.region}"
     line = (
         f"paused automatic promotion of {target.global_replication_group_id} by {where} until "
@@ -103,7 +103,7 @@ def _resume(target: Target, ledger: PromotionLedger) -> tuple[str, dict[str, Any
     try:
         removed = ledger.resume(target.global_replication_group_id)
     except Exception as failure:
-        raise OperatorError(f"{describe_error('DeleteItem', failure)}: not resumed") from None
+        raise OperatorError(describe_error("DeleteItem", failure)) from None
     where = f"{target.replication_group_id} in {target.region}"
     if removed is None:
         return f"automatic promotion by {where} was not paused: nothing to resume", {"removed": None}

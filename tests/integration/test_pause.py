@@ -159,7 +159,9 @@ def test_a_stack_that_is_not_deployed_is_one_line(tmp_path: Path, capsys: pytest
         )
     assert code == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line == "make pause: gds-failover is not deployed in us-west-2 (make deploy CONFIG_ENV=secondary)"
+    assert line == (
+        "make pause: gds-failover is not deployed in us-west-2 (make deploy CONFIG_ENV=secondary): no change made"
+    )
 
 
 @pytest.mark.parametrize("argv", [["pause", "--reason", "r"], ["resume"]])
@@ -175,4 +177,6 @@ def test_without_credentials_one_line_exit_2(
     code = cli.main([argv[0], "--config-env", "secondary", *argv[1:]], samconfig=write_pair_samconfig(tmp_path))
     assert code == 2
     (line,) = capsys.readouterr().err.splitlines()
-    assert line == f"make {argv[0]}: no AWS credentials found (environment, ~/.aws, SSO, instance role): no change made"
+    assert line == (
+        f"make {argv[0]}: no AWS credentials found (environment, ~/.aws, SSO, instance role): no change made"
+    )
