@@ -199,13 +199,18 @@ class ManualPromotion:
             f"take the promotion latch (cooldown {self.settings.cooldown_minutes} min), "
             f"FailoverGlobalReplicationGroup(PrimaryRegion={region}, PrimaryReplicationGroupId={group}), "
             f"wait up to {self.settings.failover_wait_seconds} s for PRIMARY, write the decision record to "
-            f"{self.target.promote_log_group} and notify {self.settings.operator_topic_arn or 'nobody (no topic)'}"
+            f"{self.target.promote_log_group} and notify {self.topic or 'nobody (no operator topic)'}"
         )
         if dry_run:
             print(f"dry run, would: {plan}; no change made")
             return 0
         print(f"promoting: {plan}")
         return self.promote(notification, evidence, automatic, now)
+
+    @property
+    def topic(self) -> str:
+        """The operator topic: the promoter's OPERATOR_TOPIC_ARN, else the stack's OperatorTopicArn output."""
+        return self.settings.operator_topic_arn or self.target.operator_topic_arn
 
     def notification(self, now: datetime) -> AlarmNotification:
         """What the promoter gets from its trigger, stamped now and signed by the caller."""
@@ -330,7 +335,7 @@ class ManualPromotion:
         def log(message: str, document: dict[str, Any]) -> None:
             writer.write(message, {"decision_record": document})
 
-        topic = settings.operator_topic_arn
+        topic = self.topic
         publisher = DecisionPublisher(
             log=log,
             metrics=DecisionMetric(

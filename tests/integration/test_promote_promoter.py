@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from gdfailover.alarm import AlarmNotification
-from gdfailover.awscall import BOUNDED_CONFIG
+from gdfailover.awscall import BOUNDED_CONFIG, AwsCallError, ErrorKind
 from gdfailover.clock import FakeClock
 from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth
 from gdfailover.config import PromoteSettings
@@ -500,3 +500,22 @@ def test_resume_lets_the_next_notification_promote(world: World) -> None:
     assert world.ledger.resume(GDS_ID) is not None
     assert world.run(message_id="msg-2").decision.code == "promote"
     assert len(world.emulator.failover_calls) == 1
+
+
+def test_a_paused_hold_pages_anyway_when_the_notice_cannot_be_recorded(world: World) -> None:
+    world.ledger.pause(GDS_ID, Pause("x", "me", world.now, world.now + timedelta(hours=1)))
+    pages, warnings = Pages(), []
+
+    def broken(record: DecisionRecord) -> bool:
+        raise AwsCallError("UpdateItem", ErrorKind.THROTTLED, "ThrottlingException", "slow down")
+
+    publisher = DecisionPublisher(
+        log=lambda message, record: None,
+        metrics=NoMetrics(),
+        notifier=pages,
+        warn=lambda message, extra: warnings.append(message),
+        pause_notice=broken,
+    )
+    publisher.publish(world.run())
+    assert len(pages.subjects) == 1
+    assert warnings == ["pause notice bookkeeping failed: paging anyway"]
