@@ -61,8 +61,8 @@ def _model() -> TimingModel:
     return TimingModel.from_parameters(parameter_defaults(_template()))
 
 
-def _total(which: int) -> str:
-    return f"{_model().total()[which]:.0f}"
+def _total(which: int, case: str = "region-lost") -> str:
+    return f"{_model().total(case)[which]:.0f}"
 
 
 def state_machine_month(kind: str) -> str:
@@ -124,6 +124,16 @@ QUOTES: tuple[Quote, ...] = (
     Quote("README.md", r"Probe → Wait (\d+) s → Probe", lambda: default("ProbeCadenceSeconds")),
     Quote("README.md", r"`make rto`: (\d+) s\s+typical", lambda: _total(0)),
     Quote("README.md", r"typical, (\d+) s worst", lambda: _total(1)),
+    Quote(
+        "README.md", r"writer outside us-east-1 \(two or three regions\) \| promotes: (\d+) / \d+ s", lambda: _total(0)
+    ),
+    Quote(
+        "README.md", r"writer outside us-east-1 \(two or three regions\) \| promotes: \d+ / (\d+) s", lambda: _total(1)
+    ),
+    Quote("README.md", r"read in the survivor's VPC: (\d+) / \d+ s", lambda: _total(0, "us-east-1")),
+    Quote("README.md", r"read in the survivor's VPC: \d+ / (\d+) s", lambda: _total(1, "us-east-1")),
+    Quote("README.md", r"after the in-region ceiling: (\d+) / \d+ s", lambda: _total(0, "in-region")),
+    Quote("README.md", r"after the in-region ceiling: \d+ / (\d+) s", lambda: _total(1, "in-region")),
     Quote(
         "docs/parameters.md",
         r"EXPRESS bills duration \(about \$([\d.]+)/month at the default cadence",

@@ -8,7 +8,9 @@
   and the ledger table exists and is empty. The promote events therefore decide as docs/promotion.md
   says ("Running it locally").
 - ProbeFunction with no ``REDIS_HOST``: a real redis-server on loopback with TLS (a throwaway CA) and
-  AUTH (the token in an emulated Secrets Manager secret), stopped and deleted afterwards.
+  AUTH (the token in an emulated Secrets Manager secret), stopped and deleted afterwards; with no
+  ``WITNESS_RESOLVER``, a DNS server on loopback as the VPC resolver: the writer's witness record answers
+  ``unhealthy`` (events/probe-witness-check.json).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from typing import Any
 
 import boto3
 
+from gdfailover.witness import HEALTHY, UNHEALTHY, WITNESS_TTL_SECONDS, witness_name
 from tools.cfn import load_template, parameter_defaults
 from tools.gds_emulator import GdsEmulator
+from tools.localdns import LocalDnsServer
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, make_tls_files
 
 #: The event files' region (their topic and alarm ARNs): a local run acts as that region's stack.
@@ -66,6 +70,8 @@ def local_aws(logical_id: str, environment: Mapping[str, str], region: str) -> I
             _seed_promote_world(env, region)
         if logical_id == "ProbeFunction" and not env.get("REDIS_HOST"):
             env |= _start_local_redis(cleanup, region)
+        if logical_id == "ProbeFunction" and env.get("WITNESS_RECORD_NAME") and not env.get("WITNESS_RESOLVER"):
+            env |= _start_local_resolver(cleanup, env["WITNESS_RECORD_NAME"], region)
         yield env
 
 
@@ -174,6 +180,18 @@ def _backdate_alarm_state(region: str, name: str, when: datetime) -> None:
         alarms = cloudwatch_backends[account][region].alarms
         if name in alarms:
             alarms[name].state_updated_timestamp = when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _start_local_resolver(cleanup: contextlib.ExitStack, record_name: str, region: str) -> dict[str, str]:
+    """The VPC resolver: the emulated writer's witness record answers ``unhealthy`` (the writer is gone),
+    this region's ``healthy``; any other name does not exist."""
+    answers = {
+        witness_name(peer_of(region)[0], record_name): (UNHEALTHY, WITNESS_TTL_SECONDS),
+        witness_name(region, record_name): (HEALTHY, WITNESS_TTL_SECONDS),
+    }
+    server = LocalDnsServer(answers.get).start()
+    cleanup.callback(server.close)
+    return {"WITNESS_RESOLVER": server.address}
 
 
 def _start_local_redis(cleanup: contextlib.ExitStack, region: str) -> dict[str, str]:

@@ -57,6 +57,7 @@ from gdfailover.promoter import DecisionPublisher, DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.signals import DIM_SERVICE
 from gdfailover.succession import SuccessionSettings
+from gdfailover.witness import LambdaWitness
 from tools.awsclients import ClientFactory, describe_error
 from tools.cfn import SAMCONFIG
 from tools.operate import (
@@ -181,6 +182,10 @@ class ManualPromotion:
                 settings.global_replication_group_id,
             ),
             pauses=self.ledger,
+            # Route 53's witness, read now by this region's probe function in the VPC, as the promoter reads it
+            witness=LambdaWitness(clients("lambda", region), name)
+            if (name := settings.witness_function_name)
+            else None,
         )
 
     def run(self, *, dry_run: bool) -> int:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gdfailover.probe import REPLICATION_LINK_MAX_IO_AGE_S
+from gdfailover.witness import ROUTE53_LOST_REGION_LAG_WORST_S, WITNESS_TTL_SECONDS
 from tools.cfn import load_template, metric_queries, parameter_defaults, samconfig_overrides
 
 # --- AWS behaviour the template cannot set (seconds) -------------------------------------------------
@@ -67,7 +68,10 @@ LINK_SILENCE_S = float(REPLICATION_LINK_MAX_IO_AGE_S)
 #: documented): the health check turns unhealthy (InsufficientDataHealthStatus: Unhealthy) after its usual
 #: lag. Later would delay the outside confirmation a region-lost promotion needs (docs/promotion.md).
 ROUTE53_LOST_REGION_TYPICAL_S = ROUTE53_HEALTH_LAG_TYPICAL_S
-ROUTE53_LOST_REGION_WORST_S = ROUTE53_HEALTH_LAG_WORST_S
+ROUTE53_LOST_REGION_WORST_S = ROUTE53_LOST_REGION_LAG_WORST_S  # the promoter's data-loss bound trusts it too
+#: The witness record (gdfailover.witness): its TTL bounds how long the VPC resolver may keep a "healthy"
+#: answer; the promoter reads it fresh at each evidence round (an Invoke of the in-VPC probe function).
+WITNESS_TTL_S = float(WITNESS_TTL_SECONDS)
 #: The last of the promoter's timed holds (in-region ceiling) ends one second after the ceiling.
 CEILING_RECHECK_S = 1.0
 #: Documented faster profiles, printed beside the defaults (docs/parameters.md, "Faster profiles").
@@ -85,6 +89,8 @@ MEASURABLE = {
     "alarm_evaluation_lag_s": "standard alarm: period end -> state change (assumption: EMF delay + 15/60 s)",
     "route53_health_lag_s": "Route 53 following the alarm's data (assumption: 10 s typical, 30 s worst)",
     "promotion_s": "FailoverGlobalReplicationGroup until PRIMARY (60 s workshop figure, 180 s worst assumption)",
+    "witness_lag_s": "writer region lost -> its witness record answers unhealthy in the survivor's VPC "
+    "(assumption: Route 53's lag, 10 s typical, 30 s worst, + the record's 5 s TTL)",
 }
 
 
@@ -199,6 +205,15 @@ class TimingModel:
     def route53_lag_s(self) -> tuple[float, float]:
         return self._value("route53_health_lag_s", ROUTE53_HEALTH_LAG_TYPICAL_S, ROUTE53_HEALTH_LAG_WORST_S)
 
+    @property
+    def witness_lag_s(self) -> tuple[float, float]:
+        """The writer's region lost -> a reading of its witness in the survivor's VPC answers unhealthy."""
+        return self._value(
+            "witness_lag_s",
+            ROUTE53_LOST_REGION_TYPICAL_S + WITNESS_TTL_S / 2,
+            ROUTE53_LOST_REGION_WORST_S + WITNESS_TTL_S,
+        )
+
     def _why(self, key: str, assumed: str) -> str:
         if key in self.measured:
             typical, worst = self.measured[key]
@@ -312,6 +327,23 @@ class TimingModel:
             ),
         ]
 
+    def us_east_1_waits(self) -> list[Step]:
+        """The writer in us-east-1, lost with the Route 53 API: the outside vantage is the witness record,
+        read from this region's DNS data plane (the in-VPC probe function, asked at each evidence round)."""
+        return [
+            Step(
+                "Route 53's witness answers unhealthy here",
+                self.witness_lag_s[0] + DECISION_TYPICAL_S,
+                self.witness_lag_s[1] + DECISION_WORST_S,
+                self._why(
+                    "witness_lag_s",
+                    f"ASSUMPTION: Route 53's lag for a lost region ({ROUTE53_LOST_REGION_TYPICAL_S:g} s typical, "
+                    f"{ROUTE53_LOST_REGION_WORST_S:g} s worst) + the witness TTL ({WITNESS_TTL_S:g} s) + the "
+                    "evidence round that reads it",
+                ),
+            ),
+        ]
+
     def in_region_waits(self) -> list[Step]:
         """A writer that dies while its region's APIs answer: no promotion before the in-region ceiling."""
         cadence = self.probe_cadence_s
@@ -337,9 +369,15 @@ class TimingModel:
         return typical, worst
 
     def decided_after(self, case: str = "region-lost") -> tuple[float, float]:
-        """T+0 -> the decision to promote: ``region-lost`` (the writer region's APIs gone) or ``in-region``
-        (the writer died while its region's APIs answer)."""
-        return self._joined(self.region_lost_waits() if case == "region-lost" else self.in_region_waits())
+        """T+0 -> the decision to promote: ``region-lost`` (the writer region's APIs gone), ``us-east-1``
+        (the same, with the Route 53 API gone too) or ``in-region`` (the writer died while its region's
+        APIs answer)."""
+        waits = {
+            "region-lost": self.region_lost_waits,
+            "us-east-1": self.us_east_1_waits,
+            "in-region": self.in_region_waits,
+        }[case]()
+        return self._joined(waits)
 
     def dns_waits(self, case: str = "region-lost") -> list[Step]:
         """What DNS waits for, counted from T+0, in parallel with the promotion: the new writer's record
@@ -364,7 +402,7 @@ class TimingModel:
                 promoted[1] + self.probe_cadence_s + period + emf[1] + self.route53_lag_s[1],
                 "PublishHealthOnPromotion=false: the first healthy probe after the promotion, then the alarm",
             )
-        if case == "region-lost":
+        if case in ("region-lost", "us-east-1"):
             old_unhealthy = Step(
                 "old writer's record unhealthy",
                 self.route53_lag_s[0],
@@ -427,7 +465,7 @@ ONCE_PER_DEPLOYMENT = ("Route 53 private hosted zone", "CloudWatch dashboard")
 PROBE_BILLED_SECONDS = 0.1  # warm probe ~5-50 ms, billed per ms; rounded up for VPC/TLS overhead
 LOG_BYTES_PER_PROBE = 2_000  # START/END/REPORT + Powertools JSON line + EMF blob
 EXPRESS_BILLED_GB = 0.0625  # 64 MB minimum
-CUSTOM_METRICS = 5  # HealthCheckStatus, Reachable, ProbeLatency, HeartbeatAge, PromotionDecision
+CUSTOM_METRICS = 6  # HealthCheckStatus, Reachable, ProbeLatency, HeartbeatAge, WriterWitness, PromotionDecision
 
 
 @dataclass(frozen=True)
@@ -655,6 +693,12 @@ def render(model: TimingModel, config_env: str | None, measured_from: Path | Non
         f"{'total to a writable redis.internal':<48} {_seconds(typical):>9} | worst {_seconds(worst)}"
         "   (the later of the promotion and DNS, plus the TTL)"
     )
+    witness = model.us_east_1_waits()[0]
+    us_east_1 = model.total("us-east-1")
+    out.append(
+        f"writer in us-east-1, lost with the Route 53 API: {witness.name} at T+{witness.typical_s:.0f}/"
+        f"{witness.worst_s:.0f} ({witness.why}); total {us_east_1[0]:.0f} s typical, {us_east_1[1]:.0f} s worst"
+    )
     ceiling = model.in_region_waits()[0]
     in_region = model.total("in-region")
     out.append(
@@ -706,6 +750,7 @@ def render_profiles(model: TimingModel) -> str:
         return f"{label:<44}" + "".join(f"{value(m):>20}" for m in models.values())
 
     rows.append(row("region lost: writable redis.internal", lambda m: "{:.0f} / {:.0f} s".format(*m.total())))
+    rows.append(row("us-east-1 lost (witness): writable", lambda m: "{:.0f} / {:.0f} s".format(*m.total("us-east-1"))))
     rows.append(
         row("writer dies, its region's APIs answer", lambda m: "{:.0f} / {:.0f} s".format(*m.total("in-region")))
     )

@@ -29,6 +29,7 @@ EVENT_FILES = sorted((ROOT / "events").glob("*.json"))
 #: What `make invoke EVENT=<file>` prints, as the file is and with FRESH=1 (docs/promotion.md and README).
 DOCUMENTED = {
     "probe.json": ({"status": "healthy", "role": "writer"}, {"status": "healthy", "role": "writer"}),
+    "probe-witness-check.json": ({"region": "us-east-1", "answer": "unhealthy"},) * 2,
     "promote-alarm.json": (
         {"decision": "noop", "code": "stale"},
         {"decision": "promote", "code": "promote", "acted": False},

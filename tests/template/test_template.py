@@ -472,6 +472,7 @@ def test_dashboard_shows_probe_health_latency_heartbeat_lag_and_decisions(
         signals.PROBE_LATENCY,
         signals.HEARTBEAT_AGE,
         signals.REPLICATION_LINK_UP,
+        signals.WRITER_WITNESS,
         signals.PROMOTION_DECISION,
         "GlobalDatastoreReplicationLag",
     ):
@@ -671,3 +672,29 @@ def test_cluster_mode_reaches_the_probe(template: dict[str, Any]) -> None:
         holds = condition_holds(template, condition, parameter_defaults(template) | {"ClusterMode": mode})
         value = then if holds else otherwise
         assert ProbeSettings.from_env({"REDIS_HOST": "h", "REDIS_CLUSTER_MODE": value}).cluster_mode is expected
+
+
+def test_the_promoter_reads_the_witness_through_this_stacks_probe_only(template: dict[str, Any]) -> None:
+    """The promoter may invoke exactly this stack's probe function (the witness reading), nothing else."""
+    promote = template["Resources"]["PromoteFunction"]["Properties"]
+    probe = template["Resources"]["ProbeFunction"]["Properties"]
+    assert promote["Environment"]["Variables"]["WITNESS_FUNCTION_NAME"] == probe["FunctionName"]
+    statements = [
+        statement
+        for policy in promote["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for statement in policy["Statement"]
+        if isinstance(statement, dict) and statement.get("Action") == "lambda:InvokeFunction"
+    ]
+    assert len(statements) == 1
+    resource = statements[0]["Resource"]["Fn::Sub"]
+    assert resource.endswith(":function:${AWS::StackName}-probe")
+    assert probe["Environment"]["Variables"]["WITNESS_RECORD_NAME"] == {"Ref": "RecordName"}
+
+
+def test_the_probe_and_its_witness_reading_fit_the_lambda_timeout(template: dict[str, Any]) -> None:
+    """The Redis probe's budget at its largest, then one bounded witness query: the function never times out."""
+    from gdfailover.witness import RESOLVE_TIMEOUT_SECONDS
+
+    budget = float(template["Parameters"]["ProbeTimeoutSeconds"]["MaxValue"])
+    assert budget + RESOLVE_TIMEOUT_SECONDS < float(template["Resources"]["ProbeFunction"]["Properties"]["Timeout"])

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from gdfailover.succession import parse_peers
+from gdfailover.witness import WITNESS_LABEL, WITNESS_TTL_SECONDS, witness_name
 from tests.template.stack import REQUIRED_PARAMETERS, assert_valid_stack_parameters, sam_template, transformed
 
 NO_VALUE = object()
@@ -135,6 +136,13 @@ class Evaluated:
         return {key: self.eval(arg)}
 
     def records(self) -> list[dict[str, Any]]:
+        """The records of the application name (RecordName and the secondaries' pool)."""
+        return [record for record in self.all_records() if f".{WITNESS_LABEL}." not in record["Name"]]
+
+    def witness_records(self) -> list[dict[str, Any]]:
+        return [record for record in self.all_records() if f".{WITNESS_LABEL}." in record["Name"]]
+
+    def all_records(self) -> list[dict[str, Any]]:
         return [
             self.eval(resource["Properties"])
             for logical_id, resource in self.cfn["Resources"].items()
@@ -191,7 +199,8 @@ def assert_route53_accepts(records: list[dict[str, Any]]) -> None:
     for name in {r["Name"] for r in records}:
         roles = [r["Failover"] for r in records if r["Name"] == name]
         assert sorted(roles) == sorted(set(roles)), f"{name}: two records with the same failover role {roles}"
-        assert {r["Type"] for r in records if r["Name"] == name} == {"CNAME"}
+        kind = "TXT" if f".{WITNESS_LABEL}." in name else "CNAME"
+        assert {r["Type"] for r in records if r["Name"] == name} == {kind}
     for record in records:
         if "AliasTarget" in record:
             assert record["AliasTarget"]["DNSName"] in {r["Name"] for r in records}
@@ -225,6 +234,25 @@ def test_two_regions_are_exactly_as_before(healthy: set[str]) -> None:
     assert answer(records, "redis.internal", {f"hc-{n}" for n in healthy}) == endpoint(expected)
 
 
+@pytest.mark.parametrize(
+    "stack", [A, B_ONLY, B, C], ids=lambda stack: f"{stack.name}-{stack.overrides.get('SecondaryDnsRank', 'only')}"
+)
+@pytest.mark.parametrize("healthy", [False, True], ids=["check-unhealthy", "check-healthy"])
+def test_each_stack_has_a_witness_that_answers_route53s_verdict_on_its_writer(stack: Stack, healthy: bool) -> None:
+    """The witness answers "healthy" exactly when the stack's writer health check is healthy, and
+    "unhealthy" otherwise: its SECONDARY has no health check, so the all-unhealthy fallback never applies."""
+    records = Evaluated(stack).witness_records()
+    name = witness_name(stack.region, "redis.internal").rstrip(".")
+    assert {(r["Name"], r["Failover"], r.get("HealthCheckId")) for r in records} == {
+        (name, "PRIMARY", f"hc-{stack.name}"),
+        (name, "SECONDARY", None),
+    }
+    assert {r["TTL"] for r in records} == {str(WITNESS_TTL_SECONDS)}
+    assert answer(records, name, {f"hc-{stack.name}"} if healthy else set()) == (
+        '"healthy"' if healthy else '"unhealthy"'
+    )
+
+
 def test_each_stack_creates_its_own_record_and_only_the_second_secondary_the_alias() -> None:
     shapes = {
         stack.name: [(r["Name"], r["Failover"], "AliasTarget" in r) for r in Evaluated(stack).records()]
@@ -256,6 +284,7 @@ def test_each_stack_creates_its_own_record_and_only_the_second_secondary_the_ali
 def test_every_step_of_a_deploy_order_is_a_zone_route53_accepts(steps: list[tuple[Stack, ...]]) -> None:
     for step in steps:
         for prefix in range(1, len(step) + 1):  # the stacks deploy one after another
+            assert_route53_accepts([r for stack in step[:prefix] for r in Evaluated(stack).witness_records()])
             assert_route53_accepts(union(*step[:prefix]))
 
 

@@ -258,6 +258,10 @@ class EmulatedRoute53:
     health_lag_s: float
     ttl_s: float
     region_lost_at: dict[str, float] = field(default_factory=dict)
+    #: What the checkers report for an alarm whose region is gone. ASSUMPTION (undocumented):
+    #: "unhealthy" (InsufficientDataHealthStatus Unhealthy, after health_lag_s) makes a promotion possible;
+    #: "last_known" (the status before the region went) keeps the witness healthy: the product holds.
+    lost_region_status: str = "unhealthy"
 
     def healthy(self, record: FailoverRecord, now: float) -> bool:
         if record.alias_to is not None:
@@ -269,6 +273,8 @@ class EmulatedRoute53:
         seen_at = now - self.health_lag_s
         lost = self.region_lost_at.get(record.health_alarm.spec.region)
         if lost is not None and seen_at >= lost:
+            if self.lost_region_status == "last_known":
+                return record.health_alarm.state_at(lost) == "OK"
             return False  # the alarm's region is gone: no data, InsufficientDataHealthStatus Unhealthy
         return record.health_alarm.state_at(seen_at) == "OK"
 
@@ -296,6 +302,31 @@ class EmulatedRoute53:
         """``PRIMARY <endpoint>``, or for a nested answer ``SECONDARY > PRIMARY <endpoint>``."""
         path = self.answer_path(now, name)
         return " > ".join(r.role for r in path) + f" {path[-1].target}"
+
+
+class EmulatedVpcResolver:
+    """A region's VPC resolver (Route 53 Resolver, data plane: it survives the loss of us-east-1, where
+    the Route 53 API lives; "AWS Fault Isolation Boundaries", Appendix B) answering the failover records of
+    the private zone from :class:`EmulatedRoute53`, each answer cached for its record's TTL as a
+    resolver may (RFC 1035 section 3.2.1)."""
+
+    def __init__(self, route53: EmulatedRoute53, now: Callable[[], float], ttl_s: Callable[[str], int]) -> None:
+        self._route53 = route53
+        self._now = now
+        self._ttl_s = ttl_s
+        self._cache: dict[str, tuple[float, str]] = {}
+
+    def txt(self, name: str) -> tuple[str, int] | None:
+        now = self._now()
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] > now:
+            return cached[1], max(0, int(cached[0] - now))
+        if not any(record.name == name for record in self._route53.records):
+            return None
+        ttl = self._ttl_s(name)
+        text = self._route53.answer(now, name).target
+        self._cache[name] = (now + ttl, text)
+        return text, ttl
 
 
 @dataclass

@@ -318,6 +318,49 @@ def lose_primary_region_slow_promotion(world: World) -> None:
     lose_primary_region(world)
 
 
+def lose_primary_region_route53_late(world: World) -> None:
+    """Route 53's checkers notice the lost region as late as the timing model's worst case."""
+    assert world.route53 is not None
+    world.route53.health_lag_s = rto.ROUTE53_LOST_REGION_WORST_S
+    lose_primary_region(world)
+
+
+def lose_primary_region_route53_keeps_last_known(world: World) -> None:
+    """The other reading of an undocumented behaviour: Route 53 keeps a lost region's last known status."""
+    assert world.route53 is not None
+    world.route53.lost_region_status = "last_known"
+    lose_primary_region(world)
+
+
+def partition_then_primary_region_lost(seconds: float) -> Callable[[World], None]:
+    """A partition between A and B, then region A lost ``seconds`` later: A's writer took writes that B
+    never received all that time, so promoting B loses them."""
+
+    def inject(world: World) -> None:
+        partition_from_primary("B")(world)
+
+        def lost() -> None:
+            world.event("fault", "drill", f"region A lost, {seconds:.0f}s into the partition")
+            world.lose_region("A")
+
+        at(world, seconds, lost)
+
+    return inject
+
+
+def refused_on_witness_bounded_lag(world: World) -> tuple[str, bool]:
+    """The promoter refused on the lag gate with an estimate the witness history bounded."""
+    seconds = float({**world.defaults, **world.overrides}["MaxLagSeconds"])
+    refused = [
+        run
+        for run in world.promoter_runs
+        if run.result.get("code") == "lag-above-gate"
+        and "witness" in str((run.record or {}).get("evidence", {}).get("lag_basis"))
+        and float((run.record or {}).get("rpo_estimate_seconds") or 0) > seconds
+    ]
+    return f"refused on a witness-bounded data-loss estimate above MaxLagSeconds {seconds:g}", bool(refused)
+
+
 # --- checks ------------------------------------------------------------------------------------------
 def dns_ends_on(label: str) -> Check:
     def check(world: World) -> tuple[str, bool]:
@@ -531,13 +574,50 @@ CATALOGUE_LIST += (
     ),
     Scenario(
         name="us-east-1-outage-two-regions",
-        summary="Two regions, writer in us-east-1: region A disappears and takes the Route 53 API with it",
-        expected=("refuse:no-outside-confirmation",),
+        summary="Two regions, writer in us-east-1: region A disappears with the Route 53 API; the witness decides",
+        expected=("promote",),
         inject=lose_primary_region,
+        run_for_s=420.0,
+        writer_in_us_east_1=True,
+        checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
+    ),
+    Scenario(
+        name="us-east-1-outage-route53-late",
+        summary="As us-east-1-outage-two-regions, Route 53's checkers as late as the model's worst case",
+        expected=("promote",),
+        inject=lose_primary_region_route53_late,
+        run_for_s=420.0,
+        writer_in_us_east_1=True,
+        checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
+    ),
+    Scenario(
+        name="us-east-1-outage-route53-keeps-last-known",
+        summary="us-east-1 lost, and Route 53 keeps its last known status (healthy): the product holds and pages",
+        expected=("refuse:writer-alive",),
+        inject=lose_primary_region_route53_keeps_last_known,
         run_for_s=420.0,
         expect_recovery=False,
         writer_in_us_east_1=True,
-        checks=(failovers(0), held_for("no-outside-confirmation")),
+        checks=(failovers(0), held_for("outside-says-alive")),
+    ),
+    Scenario(
+        name="us-east-1-partition",
+        summary="Writer in us-east-1, network between A and B fails: the witness still says A is healthy",
+        expected=("refuse:writer-alive",),
+        inject=partition_from_primary("B"),
+        run_for_s=420.0,
+        writer_in_us_east_1=True,
+        checks=(dns_ends_on("A"), failovers(0), held_for("outside-says-alive"), no_lost_writes),
+    ),
+    Scenario(
+        name="us-east-1-partition-then-outage",
+        summary="Writer in us-east-1: A-B partition, then region A lost 300 s later: B is 300 s stale, refused",
+        expected=("refuse:writer-alive", "refuse:lag-above-gate"),
+        inject=partition_then_primary_region_lost(300.0),
+        run_for_s=720.0,
+        expect_recovery=False,
+        writer_in_us_east_1=True,
+        checks=(failovers(0), refused_on_witness_bounded_lag),
     ),
     Scenario(
         name="writer-stall-45s",

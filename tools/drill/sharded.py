@@ -101,6 +101,7 @@ class ShardedWorld(World):
             StepFunctionsOnVirtualTime(self.simulation) as sfn,
         ):
             self._sfn = sfn
+            self.dns.start()
             cluster = self.cluster = LocalCluster(
                 a.replication_group_id, shards=SHARDS, replicas=1, tls=self.tls, dns_suffix=suffix["A"]
             )
@@ -135,6 +136,7 @@ class ShardedWorld(World):
                 for path in self.client_paths.values():
                     path.close()
                 cluster.stop()
+                self.dns.close()
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _build(self) -> None:

@@ -40,6 +40,7 @@ from gdfailover.probe import run_probe
 from gdfailover.promote_service import PromoteService, observe_configured_rival
 from gdfailover.route53 import HealthCheckView
 from gdfailover.signals import HEALTH_CHECK_STATUS, HEARTBEAT_AGE, HIGH_RESOLUTION_METRICS
+from gdfailover.witness import CHECK_SOURCE, WITNESS_LABEL, WitnessReading, WitnessResolver, witness_name
 from tools import rto
 from tools.cfn import load_template, parameter_defaults
 from tools.drill.client import DrillClient, Endpoint
@@ -49,6 +50,7 @@ from tools.drill.cloud import (
     Datapoint,
     EmulatedAlarm,
     EmulatedRoute53,
+    EmulatedVpcResolver,
     FailoverRecord,
     GlobalDatastoreEmulator,
     Member,
@@ -66,6 +68,7 @@ from tools.drill.lambdas import (
 from tools.drill.network import REPL_TIMEOUT_S, WALL_REPL_TIMEOUT_S, LinkWatch, Partitions, ReplicationPath
 from tools.drill.sim import Simulation
 from tools.invoke import LambdaContext
+from tools.localdns import LocalDnsServer
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files, server_tls_files
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -195,6 +198,10 @@ class World:
         self._sfn: StepFunctionsOnVirtualTime | None = None
         self.datastore: GlobalDatastoreEmulator | None = None
         self.route53: EmulatedRoute53 | None = None
+        #: The VPC resolver every region's probe asks for witness names: a real DNS server on loopback
+        #: answering from the emulated Route 53's data plane
+        self.vpc_resolver: EmulatedVpcResolver | None = None
+        self.dns = LocalDnsServer(self._vpc_answer, start=False)
         self.client: DrillClient | None = None
         self.partitions = Partitions()
         #: (writer label, replica label) -> the inter-region path that replica replicates through
@@ -228,6 +235,7 @@ class World:
             StepFunctionsOnVirtualTime(self.simulation) as sfn,
         ):
             self._sfn = sfn
+            self.dns.start()
             try:
                 for layout in self.layout:
                     server = RedisServer(
@@ -256,7 +264,11 @@ class World:
                     path.close()
                 for server in servers:
                     server.stop()
+                self.dns.close()
                 shutil.rmtree(self.workdir, ignore_errors=True)  # the TLS keys, among others
+
+    def _vpc_answer(self, name: str) -> tuple[str, int] | None:
+        return self.vpc_resolver.txt(name) if self.vpc_resolver is not None else None
 
     def _server_tls(self, replication_group_id: str, region: str) -> TlsFiles:
         """The region's server certificate names its emulated ElastiCache endpoint (and only that one),
@@ -412,19 +424,26 @@ class World:
                 alias_to = absolute(record["AliasTarget"]["DNSName"])
                 records.append(FailoverRecord(record["SetIdentifier"], record["Failover"], "", None, name, alias_to))
                 continue
-            region = by_check[record["HealthCheckId"]]
+            alarm = by_check[record["HealthCheckId"]].writer_alarm if "HealthCheckId" in record else None
+            value = record["ResourceRecords"][0]["Value"]
             records.append(
                 FailoverRecord(
                     record["SetIdentifier"],
                     record["Failover"],
-                    record["ResourceRecords"][0]["Value"],
-                    region.writer_alarm,
+                    value.strip('"') if record["Type"] == "TXT" else value,
+                    alarm,
                     name,
                 )
             )
+        ttls = {
+            absolute(record["Name"]): int(record["TTL"])
+            for record in route53.list_resource_record_sets(HostedZoneId=zone_id)["ResourceRecordSets"]
+            if record.get("Failover") and "TTL" in record
+        }
         self.route53 = EmulatedRoute53(
             records, health_lag_s=rto.ROUTE53_HEALTH_LAG_TYPICAL_S, ttl_s=self.model.record_ttl_s
         )
+        self.vpc_resolver = EmulatedVpcResolver(self.route53, lambda: self.simulation.now, lambda name: ttls[name])
 
     def _load_handlers(self, region: Region) -> None:
         peer = self.regions[region.peer]
@@ -434,6 +453,7 @@ class World:
         probe_env = {
             "REDIS_TLS_CA_FILE": str(self.tls.ca_cert),
             "PROBE_TIMEOUT_SECONDS": DRILL_PROBE_TIMEOUT_S,
+            "WITNESS_RESOLVER": self.dns.address,
         }
         promote_env = {
             "TRIGGER_ALARM_NAMES": f"{trigger.spec.name},{peer.writer_alarm.spec.name}",
@@ -445,6 +465,9 @@ class World:
         # the handler calls its module's `probe` (run_probe, or the cluster probe in cluster mode)
         probe.probe = functools.partial(run_probe, clock=self.simulation.clock.time)  # type: ignore[attr-defined]
         probe.connect = functools.partial(self._connect_with_emulated_link_io, region, probe.connect)  # type: ignore[attr-defined]
+        # the witness reading is stamped on emulated time, like the probe
+        witness = WitnessResolver(region.parameters["RecordName"], self.dns.address, clock=self.simulation.clock.time)
+        probe.witness = witness  # type: ignore[attr-defined]
         region.probe_module = probe
         promote = load_handler_module("PromoteFunction", region.name, region.parameters, promote_env)
         assert self.datastore is not None
@@ -462,6 +485,8 @@ class World:
             peer_datastores=functools.partial(self._peer_datastores, region),
             peer_alarms=functools.partial(self._peer_alarms, region, sources.peer_alarms),
             health_checks=EmulatedHealthChecks(self, region),
+            # Route 53's witness of the writer: this region's probe function resolves it in its VPC (Invoke)
+            witness=DrillWitness(self, region),
             peer_probe_metrics=functools.partial(self._peer_probe_metrics, region, sources.peer_probe_metrics),
             # Three regions: the other secondary's metrics and ledger, read in its region (moto), as the
             # handler reads them; unreachable when that region is down.
@@ -850,15 +875,15 @@ class World:
         now = self.simulation.now
         answer = self.route53.answer(now)
         if answer.target != self._last_answer:
+            records = [r for r in self.route53.records if not is_witness(r)]
             if len(self.regions) == 2:
                 health = ", ".join(
-                    f"{r.role} {'healthy' if self.route53.healthy(r, now) else 'unhealthy'}"
-                    for r in self.route53.records
+                    f"{r.role} {'healthy' if self.route53.healthy(r, now) else 'unhealthy'}" for r in records
                 )
             else:
                 health = ", ".join(
                     f"{self._record_label(r)} {'healthy' if self.route53.healthy(r, now) else 'unhealthy'}"
-                    for r in self.route53.records
+                    for r in records
                     if r.alias_to is None
                 )
             self.event("dns", "Route 53", f"redis.internal -> {self.route53.describe(now)}", [health])
@@ -916,6 +941,10 @@ class World:
             alarm.region_alive = False
 
 
+def is_witness(record: FailoverRecord) -> bool:
+    return f".{WITNESS_LABEL}." in record.name
+
+
 def absolute(name: str) -> str:
     return name if name.endswith(".") else f"{name}."
 
@@ -932,10 +961,30 @@ def stack_records(region: Region, zone_id: str, ttl_s: int) -> list[dict[str, An
         "HealthCheckId": region.health_check_id,
         "ResourceRecords": [{"Value": region.endpoint_name}],
     }
+    witness = witness_name(region.name, record_name)
+    witnesses = [  # template.yaml's WitnessPrimaryRecord and WitnessSecondaryRecord
+        {
+            "Name": witness,
+            "Type": "TXT",
+            "TTL": 5,
+            "SetIdentifier": f"{region.name}-witness-healthy",
+            "Failover": "PRIMARY",
+            "HealthCheckId": region.health_check_id,
+            "ResourceRecords": [{"Value": '"healthy"'}],
+        },
+        {
+            "Name": witness,
+            "Type": "TXT",
+            "TTL": 5,
+            "SetIdentifier": f"{region.name}-witness-unhealthy",
+            "Failover": "SECONDARY",
+            "ResourceRecords": [{"Value": '"unhealthy"'}],
+        },
+    ]
     if rank == "only":
-        return [{"Name": record_name, "Failover": region.role, **own}]
+        return [{"Name": record_name, "Failover": region.role, **own}, *witnesses]
     pool_name = f"secondaries.{record_name}"
-    records = [{"Name": pool_name, "Failover": "PRIMARY" if rank == "first" else "SECONDARY", **own}]
+    records = [{"Name": pool_name, "Failover": "PRIMARY" if rank == "first" else "SECONDARY", **own}, *witnesses]
     if rank == "second":
         records.append(
             {
@@ -980,6 +1029,31 @@ class EmulatedHealthChecks:
         checkers = 16
         report = "Success: alarm OK" if healthy else "Failure: alarm ALARM or INSUFFICIENT_DATA"
         return HealthCheckView(health_check_id, healthy, checkers if healthy else 0, checkers, report)
+
+
+class DrillWitness:
+    """gdfailover.witness.LambdaWitness on the drill: the promoter's Invoke of its region's probe function,
+    which resolves the witness name through the emulated VPC resolver (a real DNS server on loopback)."""
+
+    def __init__(self, world: World, region: Region) -> None:
+        self._world = world
+        self._region = region
+
+    def read(self, region: str) -> WitnessReading:
+        probe = self._region.probe_module
+        assert probe is not None
+        context = LambdaContext(
+            function_name=f"{self._region.stack_name}-probe",
+            memory_limit_in_mb=256,
+            timeout_s=10,
+            invoked_function_arn=f"arn:aws:lambda:{self._region.name}:{ACCOUNT_ID}:function:{self._region.stack_name}-probe",
+        )
+        with self._world.stdout.capture():
+            answer = probe.lambda_handler({"source": CHECK_SOURCE, "region": region}, context)
+        reading = WitnessReading.from_dict(answer)
+        if reading is None:
+            raise ValueError(f"the probe function answered no witness reading: {answer!r:.200}")
+        return reading
 
 
 class DrillWriterHealth:

@@ -25,6 +25,7 @@ from gdfailover.signals import (
     HEARTBEAT_AGE,
     REACHABLE,
 )
+from gdfailover.witness import CHECK_SOURCE, UNHEALTHY, WitnessReading
 from tools.awsclients import ClientFactory, StackView, describe_error
 
 SERVICE = "gds-failover"
@@ -139,6 +140,7 @@ class ChainWatcher:
                 (f"health check {side.label}", partial(self._health_check, side, now)),
             ]
         reads += [
+            ("witness of A from B's VPC", partial(self._witness, now)),
             ("primary node A", partial(self._primary_node, now)),
             ("Global Datastore", partial(self._datastore, now)),
             ("record answer", partial(self._dns_answer, now)),
@@ -262,6 +264,8 @@ class ChainWatcher:
                     self._emit(at, "alarm", side.label, f"{alarm} {old} -> {new}", clock="aws")
                     if alarm == trigger and new == "ALARM" and side is self.state.peer:
                         self.state.mark("trigger_alarm", at)
+                    if alarm != trigger and new == "ALARM" and side is self.state.writer:
+                        self.state.mark("writer_alarm", at)
 
     def _decisions(self, side: Side) -> None:
         pages = (
@@ -361,6 +365,23 @@ class ChainWatcher:
             self.state.mark("peer_healthy", now)
         if view.healthy is False and side is self.state.writer:
             self.state.mark("writer_unhealthy", now)
+
+    def _witness(self, now: datetime) -> None:
+        """A's witness record as B's promoter reads it: B's probe function resolves it in B's VPC."""
+        writer, peer = self.state.writer, self.state.peer
+        response = self._clients("lambda", peer.region).invoke(
+            FunctionName=peer.output("ProbeFunctionName"),
+            InvocationType="RequestResponse",
+            Payload=json.dumps({"source": CHECK_SOURCE, "region": writer.region}).encode(),
+        )
+        reading = WitnessReading.from_dict(json.loads(response["Payload"].read() or b"null"))
+        if reading is None:
+            raise ValueError(f"{peer.output('ProbeFunctionName')} answered no witness reading (an older stack?)")
+        changed, _ = self._first("witness", reading.answer)
+        if changed:
+            self._emit(now, "dns", "A", f"A's witness in B's VPC: {reading.answer or 'no answer'} ({reading.detail})")
+        if reading.answer == UNHEALTHY:
+            self.state.mark("witness_unhealthy", now)
 
     def _dns_answer(self, now: datetime) -> None:
         from tools.verify import _failover_answer  # the one place Route 53's failover rule is derived

@@ -46,6 +46,8 @@ def milestones(experiment: str, model: TimingModel) -> list[Milestone]:
         Milestone(
             "writer_unhealthy", "A's health check unhealthy", None, (old_unhealthy.typical_s, old_unhealthy.worst_s)
         ),
+        Milestone("writer_alarm", "A's writer alarm -> ALARM", None, None),
+        Milestone("witness_unhealthy", "A's witness unhealthy in B's VPC", "writer_alarm", None),
         Milestone("dns_on_peer", "redis.internal answers B (before client TTL)", None, writable),
     ]
 
@@ -169,7 +171,17 @@ def measured_section(rows: list[StepRow], experiment: str, promoted: bool) -> di
     if promotion is None or promotion.measured_step_s is None:
         return {}
     seconds = promotion.measured_step_s
-    return {
+    witness = next((row for row in rows if row.name.startswith("A's witness")), None)
+    flipped = {}
+    if witness is not None and witness.measured_step_s is not None:
+        flipped["witness_lag_s"] = {
+            "typical": witness.measured_step_s,
+            "worst": witness.measured_step_s,
+            "samples": 1,
+            "how": "A's writer alarm -> ALARM (alarm history) -> B's probe function reads A's witness unhealthy "
+            "(poll resolution); a lost region has no alarm to wait for, so this is an upper bound there",
+        }
+    return flipped | {
         "promotion_s": {
             "typical": seconds,
             "worst": seconds,

@@ -21,6 +21,10 @@ BOUNDED_CONFIG = Config(
     retries={"mode": "standard", "total_max_attempts": 2},
 )
 
+#: The promoter's synchronous Invoke of this region's probe function for a witness reading: a VPC function's
+#: cold start takes seconds (ASSUMPTION: within 8 s), one attempt (the next evidence round is the retry).
+INVOKE_CONFIG = Config(connect_timeout=1, read_timeout=8, retries={"mode": "standard", "total_max_attempts": 1})
+
 THROTTLING_CODES = frozenset(
     {
         "Throttling",

@@ -13,6 +13,7 @@ from gdfailover.signals import (
     HEARTBEAT_AGE,
     REACHABLE,
     REPLICATION_LINK_UP,
+    WRITER_WITNESS,
     put_health_datapoint,
 )
 
@@ -35,6 +36,8 @@ class ProbeSeries:
     recent_reachable: tuple[Point, ...] = ()
     recent_heartbeat_age: tuple[Point, ...] = ()
     recent_replication_link_up: tuple[Point, ...] = ()
+    #: Minimum per probe: 1 when Route 53's witness said the writer is healthy, 0 unhealthy (replicas only)
+    recent_writer_witness: tuple[Point, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +84,7 @@ class ProbeMetrics:
                 ("reachable", REACHABLE, "Maximum"),
                 ("heartbeat_age", HEARTBEAT_AGE, "Maximum"),
                 ("replication_link_up", REPLICATION_LINK_UP, "Minimum"),
+                ("writer_witness", WRITER_WITNESS, "Minimum"),
             )
         ]
         response = call(
@@ -102,6 +106,7 @@ class ProbeMetrics:
             recent_reachable=by_id["recent_reachable"],
             recent_heartbeat_age=by_id["recent_heartbeat_age"],
             recent_replication_link_up=by_id["recent_replication_link_up"],
+            recent_writer_witness=by_id["recent_writer_witness"],
         )
 
 

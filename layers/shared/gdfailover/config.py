@@ -95,6 +95,11 @@ class ProbeSettings:
     #: Cluster mode enabled (sharded) group: probe every shard through the configuration endpoint
     #: (gdfailover.cluster_probe). Explicit, not detected: see docs/probe.md "Cluster mode".
     cluster_mode: bool = False
+    #: The application record's name (RecordName): a replica reads its writer's witness record under it
+    #: (gdfailover.witness); None: no witness reading
+    witness_record_name: str | None = None
+    #: ``host:port`` of the nameserver for witness names; None: the VPC resolver (/etc/resolv.conf)
+    witness_resolver: str | None = None
 
     @property
     def heartbeat_key(self) -> str:
@@ -127,7 +132,19 @@ class ProbeSettings:
             replication_group_id=env_str(env, "REPLICATION_GROUP_ID", "unknown"),
             metric_publisher=env_choice(env, "HEALTH_METRIC_PUBLISHER", "emf", ("emf", "api")),
             cluster_mode=cluster_mode,
+            witness_record_name=env_optional(env, "WITNESS_RECORD_NAME"),
+            witness_resolver=env_host_port(env, "WITNESS_RESOLVER"),
         )
+
+
+def env_host_port(env: Mapping[str, str], name: str) -> str | None:
+    value = env_optional(env, name)
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{name} must be host:port, got {value!r}")
+    return value
 
 
 PROMOTION_MODES = ("auto", "notify", "dry-run")
@@ -161,6 +178,8 @@ class PromoteSettings:
     in_region_failover_grace_seconds: int = 120
     in_region_ceiling_seconds: int = 120
     publish_health_on_promotion: bool = True
+    #: This region's probe function, which reads the writer's witness record from inside the VPC
+    witness_function_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> PromoteSettings:
@@ -196,4 +215,5 @@ class PromoteSettings:
             in_region_failover_grace_seconds=env_int(env, "IN_REGION_FAILOVER_GRACE_SECONDS", 120, 0, 900),
             in_region_ceiling_seconds=env_int(env, "IN_REGION_CEILING_SECONDS", 120, 0, 900),
             publish_health_on_promotion=env_bool(env, "PUBLISH_HEALTH_ON_PROMOTION", True),
+            witness_function_name=env_optional(env, "WITNESS_FUNCTION_NAME"),
         )

@@ -29,6 +29,13 @@ from gdfailover.elasticache import (
 from gdfailover.ledger import Latch, Pause
 from gdfailover.route53 import HealthCheckView
 from gdfailover.succession import RivalView, other_secondary
+from gdfailover.witness import (
+    HEALTHY,
+    ROUTE53_LOST_REGION_LAG_WORST_S,
+    WITNESS_TTL_SECONDS,
+    WitnessReader,
+    WitnessReading,
+)
 
 #: How far back the probe metrics are read: long enough to see HeartbeatAge before it started to climb.
 METRICS_LOOKBACK = timedelta(minutes=30)
@@ -48,6 +55,13 @@ IN_REGION_EVENTS_LOOKBACK = timedelta(minutes=10)
 #: How far back the writer region's own probes are read: long enough to find when the current run of
 #: failed probes began (the in-region ceiling counts from there).
 PEER_PROBE_LOOKBACK = timedelta(minutes=10)
+#: A "healthy" witness answer proves the writer's alarm data looked healthy to Route 53 at most this long
+#: before: the record's TTL (a cached answer) plus Route 53's worst lag (gdfailover.witness, ASSUMPTION).
+WITNESS_TRUST = timedelta(seconds=WITNESS_TTL_SECONDS + ROUTE53_LOST_REGION_LAG_WORST_S)
+#: Readings come with every probe (30 s at most apart) and at each re-check. When the last "healthy" one
+#: is further than this from the first "unhealthy", the witness is taken to have said healthy until this
+#: long before the first "unhealthy" one (a lost probe hides no more than one reading).
+WITNESS_READING_GAP = timedelta(seconds=40)
 
 
 class Vote(StrEnum):
@@ -125,6 +139,8 @@ class LagEstimate:
     seconds: float | None
     basis: str
     heartbeat_age_now: float | None = None
+    #: The last HeartbeatAge datapoint before it started to climb (replication stopped after it)
+    stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +168,9 @@ class Evidence:
     writer_unavailable_since: datetime | None = None
     #: The writer's own first successful probe after a run of failures in the lookback (it came back)
     writer_recovered_at: datetime | None = None
+    #: Route 53's witness of the writer as read here, oldest first: 1 healthy, 0 unhealthy (the probe's
+    #: readings, the wake-up's, and this round's own)
+    witness_history: tuple[Point, ...] = ()
     #: An operator's runtime pause of automatic promotion (``make pause``), active or expired; None: none
     pause: Pause | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -181,6 +200,7 @@ class Evidence:
             "recent_heartbeat_age": _point_dict(self.recent_heartbeat_age),
             "recent_link_up": _point_dict(self.recent_link_up),
             "rival": self.rival.as_dict() if self.rival else None,
+            "witness_history": [_point_dict(point) for point in self.witness_history[-12:]],
             "writer_recovered_at": self.writer_recovered_at.isoformat() if self.writer_recovered_at else None,
             "writer_unavailable_since": (
                 self.writer_unavailable_since.isoformat() if self.writer_unavailable_since else None
@@ -225,6 +245,8 @@ class EvidenceSources:
     #: Three regions: observes the other secondary in its region (gdfailover.peers.observe_rival with
     #: this stack's SUCCESSION_PEERS); None: a rival is reported as not observed
     rival: Callable[[GlobalDatastoreMember, datetime], RivalView] | None = None
+    #: Route 53's witness of a region's writer, read now from inside this region's VPC; None: not read
+    witness: WitnessReader | None = None
     #: The runtime pause (gdfailover.ledger.PromotionLedger, the same table as the latch); None: not read
     pauses: PauseReader | None = None
 
@@ -243,7 +265,7 @@ def gather_evidence(
     rival_id = other_secondary(datastore, settings.replication_group_id) if datastore else None
     rival_member = datastore.member(rival_id) if datastore and rival_id else None
 
-    with ThreadPoolExecutor(max_workers=8, thread_name_prefix="evidence") as pool:
+    with ThreadPoolExecutor(max_workers=9, thread_name_prefix="evidence") as pool:
         series_future = pool.submit(
             _timed,
             clock,
@@ -251,18 +273,7 @@ def gather_evidence(
             "probe_metrics",
             lambda: sources.probe_metrics.series(settings.replication_group_id, now, METRICS_LOOKBACK),
         )
-        latch_future = pool.submit(
-            _timed,
-            clock,
-            timings,
-            "ledger",
-            lambda: sources.ledger.read(settings.global_replication_group_id),
-        )
-        pause_future = (
-            pool.submit(_timed, clock, timings, "pause", lambda: pauses.read_pause(global_id))
-            if (pauses := sources.pauses) is not None and (global_id := settings.global_replication_group_id)
-            else None
-        )
+        latch_future, pause_future = _ledger_reads(pool, clock, timings, sources, settings.global_replication_group_id)
         health_future = (
             pool.submit(_timed, clock, timings, "route53", lambda: sources.health_checks.status(health_check_id))
             if (health_check_id := settings.peer_health_check_id)
@@ -297,6 +308,11 @@ def gather_evidence(
             if (region := peer_region) and (reader := sources.peer_probe_metrics) is not None
             else None
         )
+        witness_future = (
+            pool.submit(_timed, clock, timings, "witness", lambda: witness.read(region))
+            if (region := peer_region) and (witness := sources.witness) is not None
+            else None
+        )
         rival_future = (
             pool.submit(_timed, clock, timings, "rival", lambda: observe(member, now))
             if (member := rival_member) is not None and (observe := sources.rival) is not None
@@ -307,6 +323,9 @@ def gather_evidence(
         signals: list[WriterSignal] = []
         if health_future is not None:
             signals.append(_route53_signal(*health_future.result()))
+        witness_reading, witness_failure = witness_future.result() if witness_future is not None else (None, None)
+        if witness_future is not None:
+            signals.append(witness_signal(witness_reading, witness_failure, peer_region or "?"))
         peer_alarm: AlarmState | None = None
         if alarm_future is not None:
             peer_alarm, alarm_failure = alarm_future.result()
@@ -328,21 +347,21 @@ def gather_evidence(
             if control_signal is not None:
                 signals.append(control_signal)
 
-    local = _local_health(series, series_failure)
     woken = _wakeup_reading(notification)
-    if woken is not None and (local.observed_at is None or woken.checked_at > local.observed_at):
-        local = LocalHealth(1.0, woken.checked_at)  # the waking probe read this replica
-    writer_down_since = _writer_down_since(notification, settings, peer_alarm)
-    lag = (
-        LagEstimate(None, f"probe metrics unavailable: {series_failure}")
-        if series is None and series_failure is not None
-        else estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
-    )
+    local = _local_health(series, series_failure, woken)
     recent_age = _freshest(
         series.recent_heartbeat_age[-1] if series and series.recent_heartbeat_age else None,
         (woken.checked_at, woken.heartbeat_age) if woken is not None else None,
     )
-    lag = _bounded_when_the_writer_is_silent(lag, writer_down_since, signals, recent_age)
+    history = _witness_history(series, woken, witness_reading, notification)
+    lag = _lag(
+        series,
+        series_failure,
+        writer_down_since=_writer_down_since(notification, settings, peer_alarm),
+        signals=signals,
+        recent_age=recent_age,
+        witness_history=history,
+    )
     return Evidence(
         notification=notification,
         gathered_at=now,
@@ -365,9 +384,35 @@ def gather_evidence(
         rival=rival,
         writer_unavailable_since=_unavailable_since(peer_series),
         writer_recovered_at=_recovered_at(peer_series),
+        witness_history=history,
         pause=pause,
         timings_ms=timings,
     )
+
+
+def _lag(
+    series: ProbeSeries | None,
+    failure: CallFailure | None,
+    *,
+    writer_down_since: datetime | None,
+    signals: list[WriterSignal],
+    recent_age: Point | None,
+    witness_history: Sequence[Point],
+) -> LagEstimate:
+    if series is None and failure is not None:
+        return LagEstimate(None, f"probe metrics unavailable: {failure}")
+    lag = estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
+    return _bounded_when_the_writer_is_silent(lag, writer_down_since, signals, recent_age, witness_history)
+
+
+def _ledger_reads(
+    pool: ThreadPoolExecutor, clock: Clock, timings: dict[str, float], sources: EvidenceSources, global_id: str
+) -> tuple[Future[tuple[Latch | None, CallFailure | None]], Future[tuple[Pause | None, CallFailure | None]] | None]:
+    """The promotion latch and (when a reader is wired) the operator's pause, read in parallel."""
+    latch = pool.submit(_timed, clock, timings, "ledger", lambda: sources.ledger.read(global_id))
+    pauses = sources.pauses
+    pause = pool.submit(_timed, clock, timings, "pause", lambda: pauses.read_pause(global_id)) if pauses else None
+    return latch, pause
 
 
 def _with_pause(
@@ -536,6 +581,7 @@ class _WakeupReading:
     checked_at: datetime
     heartbeat_age: float
     link_up: float | None
+    writer_witness: float | None = None
 
 
 def _wakeup_reading(notification: AlarmNotification) -> _WakeupReading | None:
@@ -549,19 +595,101 @@ def _wakeup_reading(notification: AlarmNotification) -> _WakeupReading | None:
     except (KeyError, TypeError, ValueError):
         return None
     link_up = probe.get("replication_link_up")  # the probe's own verdict (gdfailover.probe)
-    return _WakeupReading(checked_at, age, float(link_up) if link_up in (0, 1) else None)
+    witness = probe.get("writer_witness")
+    return _WakeupReading(
+        checked_at,
+        age,
+        float(link_up) if link_up in (0, 1) else None,
+        None if witness not in ("healthy", "unhealthy") else 1.0 if witness == HEALTHY else 0.0,
+    )
+
+
+def witness_signal(reading: WitnessReading | None, failure: CallFailure | None, region: str) -> WriterSignal:
+    """Route 53's checkers' verdict on the writer, read from the DNS data plane (gdfailover.witness): outside
+    both regions, and readable when the Route 53 API (us-east-1) is not."""
+    source = f"route53_witness@{region}"
+    if reading is None:
+        assert failure is not None
+        return WriterSignal(source, Vote.UNKNOWN, f"witness not read: {failure}", transient=True, outside=True)
+    if reading.answer is None:
+        return WriterSignal(
+            source, Vote.UNKNOWN, f"witness: no answer ({reading.detail})", transient=True, outside=True
+        )
+    if reading.answer == HEALTHY:
+        return WriterSignal(
+            source, Vote.ALIVE, f"Route 53's witness says the writer is healthy ({reading.detail})", outside=True
+        )
+    return WriterSignal(
+        source, Vote.DEAD, f"Route 53's witness says the writer is unhealthy ({reading.detail})", outside=True
+    )
+
+
+def _witness_history(
+    series: ProbeSeries | None,
+    woken: _WakeupReading | None,
+    reading: WitnessReading | None,
+    notification: AlarmNotification,
+) -> tuple[Point, ...]:
+    points = list(series.recent_writer_witness) if series is not None else []
+    if woken is not None and woken.writer_witness is not None:
+        points.append((woken.checked_at, woken.writer_witness))
+    if reading is not None and reading.answer is not None:
+        stamp = datetime.fromtimestamp(reading.checked_at, notification.state_change_time.tzinfo)
+        points.append((stamp, 1.0 if reading.answer == HEALTHY else 0.0))
+    return tuple(sorted(points))
+
+
+def witness_bounded_lag(lag: LagEstimate, history: Sequence[Point]) -> LagEstimate | None:
+    """The data-loss estimate when the writer region does not answer, from what Route 53's witness said
+    after replication stopped here: a "healthy" answer means the writer may still have been taking writes
+    (a partition) up to WITNESS_TRUST before it; an "unhealthy" one only counts if it is the latest word.
+    None when the witness gives nothing to go on (not read, or it does not say unhealthy now)."""
+    stopped = lag.stopped_at
+    if stopped is None or lag.seconds is None:
+        return None
+    after = [point for point in history if point[0] >= stopped]
+    if not after or after[-1][1] >= 1:
+        return None
+    healthy = [stamp for stamp, value in after if value >= 1]
+    first_unhealthy = next(stamp for stamp, value in after if value < 1 and (not healthy or stamp > healthy[-1]))
+    alive_until = max(
+        stopped,
+        first_unhealthy - WITNESS_TRUST - WITNESS_READING_GAP,
+        *(healthy[-1:] and [healthy[-1] - WITNESS_TRUST]),
+    )
+    extra = (alive_until - stopped).total_seconds()
+    said = f"last said healthy at {healthy[-1].isoformat()}" if healthy else "never said healthy since"
+    return LagEstimate(
+        lag.seconds + extra,
+        f"replication stopped near {stopped.isoformat()} with {lag.seconds:g}s lag; Route 53's witness {said}, "
+        f"unhealthy from {first_unhealthy.isoformat()}: the writer may have taken writes until "
+        f"{alive_until.isoformat()} (+{extra:.0f}s; a healthy answer is trusted "
+        f"{WITNESS_TRUST.total_seconds():.0f}s back)",
+        lag.heartbeat_age_now,
+        stopped,
+    )
 
 
 def _bounded_when_the_writer_is_silent(
-    lag: LagEstimate, writer_down_since: datetime | None, signals: list[WriterSignal], recent_age: Point | None
+    lag: LagEstimate,
+    writer_down_since: datetime | None,
+    signals: list[WriterSignal],
+    recent_age: Point | None,
+    witness_history: Sequence[Point] = (),
 ) -> LagEstimate:
     """When the writer region does not answer and nothing says when the writer stopped, the climb of
-    HeartbeatAge here may have begun with a replication break long before the writer died: every write
-    since the last heartbeat this replica holds may be lost. Use that upper bound."""
+    HeartbeatAge here may have begun with a replication break long before the writer died. Route 53's
+    witness, read over that time, bounds when the writer stopped (:func:`witness_bounded_lag`); without it,
+    every write since the last heartbeat this replica holds may be lost: use that upper bound."""
     silent = any(s.unreachable for s in signals) and not any(
         s.fresh and not s.unreachable and s.vote != Vote.UNKNOWN for s in signals
     )
-    if not silent or writer_down_since is not None or lag.seconds is None or recent_age is None:
+    if not silent or writer_down_since is not None or lag.seconds is None:
+        return lag
+    bounded = witness_bounded_lag(lag, witness_history)
+    if bounded is not None:
+        return bounded
+    if recent_age is None:
         return lag
     if recent_age[1] <= lag.seconds:
         return lag
@@ -602,11 +730,13 @@ def _transient(failure: CallFailure) -> bool:
     return failure.kind in (ErrorKind.THROTTLED, ErrorKind.UNREACHABLE)
 
 
-def _local_health(series: ProbeSeries | None, failure: CallFailure | None) -> LocalHealth:
-    if series is None or not series.reachable:
-        return LocalHealth(None, None, failure)
-    stamp, value = series.reachable[-1]
-    return LocalHealth(value, stamp)
+def _local_health(series: ProbeSeries | None, failure: CallFailure | None, woken: _WakeupReading | None) -> LocalHealth:
+    local = LocalHealth(None, None, failure)
+    if series is not None and series.reachable:
+        local = LocalHealth(series.reachable[-1][1], series.reachable[-1][0])
+    if woken is not None and (local.observed_at is None or woken.checked_at > local.observed_at):
+        return LocalHealth(1.0, woken.checked_at)  # the waking probe read this replica
+    return local
 
 
 def _replication_link(series: ProbeSeries | None) -> ReplicationLink:
@@ -660,5 +790,6 @@ def estimate_lag_before_failure(
             f"replication stopped near {stopped_at.isoformat()} with {lag:g}s lag; "
             f"writer down since {writer_down_since.isoformat()}",
             age_now,
+            stopped_at,
         )
-    return LagEstimate(lag, f"HeartbeatAge before it started climbing ({stopped_at.isoformat()})", age_now)
+    return LagEstimate(lag, f"HeartbeatAge before it started climbing ({stopped_at.isoformat()})", age_now, stopped_at)

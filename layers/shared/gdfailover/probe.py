@@ -21,6 +21,7 @@ from typing import Any
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import Credentials
 from gdfailover.redis_client import RedisLike, classify_error
+from gdfailover.witness import WitnessReader
 
 HEALTHY = "healthy"
 READ_ONLY = "read_only"
@@ -99,6 +100,10 @@ class ProbeResult:
     link_last_io_s: float | None = None  # a replica's master_last_io_seconds_ago
     detail: str = ""
     checked_at: float = 0.0
+    #: A replica's reading of its writer's witness record (gdfailover.witness): Route 53's verdict on the
+    #: writer, "healthy" / "unhealthy", None when not read or no answer (``witness_detail`` says which)
+    writer_witness: str | None = None
+    witness_detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "replication_link_up": self.replication_link_up}
@@ -188,6 +193,16 @@ def run_probe(
         latency_ms=latency_ms,
         checked_at=started_wall,
     )
+
+
+def with_writer_witness(result: ProbeResult, reader: WitnessReader | None) -> ProbeResult:
+    """A replica that read its writer's heartbeat also reads that writer's witness (Route 53's verdict,
+    from the DNS data plane), after the Redis probe and outside its budget: one bounded DNS query."""
+    writer = result.heartbeat_region
+    if reader is None or result.role != "replica" or writer is None or writer == result.region:
+        return result
+    reading = reader.read(writer)
+    return replace(result, writer_witness=reading.answer, witness_detail=reading.detail)
 
 
 def _probe_steps(attempt: _Attempt) -> None:

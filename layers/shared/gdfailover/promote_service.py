@@ -30,7 +30,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gdfailover.alarm import AlarmNotification, NotificationRejected, parse_probe_wakeup
-from gdfailover.awscall import BOUNDED_CONFIG
+from gdfailover.awscall import BOUNDED_CONFIG, INVOKE_CONFIG
 from gdfailover.clock import Clock, SystemClock
 from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth, WriterHealthPublisher
 from gdfailover.config import PromoteSettings
@@ -43,6 +43,7 @@ from gdfailover.peers import RivalSources, boto3_rival_sources, observe_rival
 from gdfailover.promoter import DecisionPublisher, DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.succession import RivalView, SuccessionSettings
+from gdfailover.witness import LambdaWitness
 
 #: Kept back from the Lambda timeout to write the decision record after the failover wait.
 RECORD_RESERVE_SECONDS = 10.0
@@ -126,6 +127,11 @@ class PromoteService:
                 peer_probe_metrics=lambda region: ProbeMetrics(_peer_client("cloudwatch", region), namespace, service),
                 rival=functools.partial(
                     observe_configured_rival, succession, rivals, settings.global_replication_group_id
+                ),
+                witness=(
+                    LambdaWitness(boto3.client("lambda", config=INVOKE_CONFIG), name)
+                    if (name := settings.witness_function_name)
+                    else None
                 ),
                 pauses=ledger,
             ),

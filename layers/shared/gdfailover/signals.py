@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from gdfailover.probe import ProbeResult
+from gdfailover.witness import HEALTHY
 
 DEFAULT_NAMESPACE = "Custom/Redis"
 
@@ -22,13 +23,14 @@ PROBE_LATENCY = "ProbeLatency"  # milliseconds for the whole probe
 HEARTBEAT_AGE = "HeartbeatAge"  # seconds since the writer's last heartbeat, as seen here
 REPLICATION_LINK_UP = "ReplicationLinkUp"  # replicas only: 1 = link to the writer up, recent I/O
 PROMOTION_DECISION = "PromotionDecision"  # 1 per promoter run, dimension Decision
+WRITER_WITNESS = "WriterWitness"  # replicas only: 1 = Route 53's witness says the writer is healthy, 0 = not
 
 DIM_REPLICATION_GROUP = "ReplicationGroupId"
 DIM_SERVICE = "service"  # added by Powertools from POWERTOOLS_SERVICE_NAME
 DIM_DECISION = "Decision"
 
 #: Published with StorageResolution 1; everything else (HealthCheckStatus above all) with 60.
-HIGH_RESOLUTION_METRICS = frozenset({REACHABLE, HEARTBEAT_AGE, REPLICATION_LINK_UP})
+HIGH_RESOLUTION_METRICS = frozenset({REACHABLE, HEARTBEAT_AGE, REPLICATION_LINK_UP, WRITER_WITNESS})
 
 
 class MetricsSink(Protocol):
@@ -60,6 +62,8 @@ def record_probe(metrics: MetricsSink, result: ProbeResult, include_health: bool
         add(HEARTBEAT_AGE, MetricUnit.Seconds, result.heartbeat_age_s)
     if (link_up := result.replication_link_up) is not None:
         add(REPLICATION_LINK_UP, MetricUnit.Count, link_up)
+    if result.writer_witness is not None:
+        add(WRITER_WITNESS, MetricUnit.Count, 1.0 if result.writer_witness == HEALTHY else 0.0)
 
 
 def put_health_metric(cloudwatch: Any, namespace: str, service: str, result: ProbeResult) -> None:
