@@ -32,6 +32,10 @@ refuse_unsafe = $(if $(or $(call without_chars,$(value $(1)),$(2)),$(word 2,$(va
   $(1)=$(value $(1)) cannot be a name: use letters$(comma) digits and $(3) only))
 $(foreach name,CONFIG_ENV PEER SCENARIO FN MINUTES,$(call refuse_unsafe,$(name),$(NAME_CHARS),- _ .))
 $(foreach name,EVENT ENV_VARS PLOT MEASURED,$(call refuse_unsafe,$(name),$(PATH_CHARS),- _ . / + @ % = : $(comma)))
+# Free text and the values only the game-day and operator recipes read: make exports a command-line variable
+# to every recipe's environment *expanded* (so `$(shell ...)` in it would run); these reach their tools only
+# as GD_* (their unexpanded text, $(value ...)), so they are not exported as themselves.
+unexport REASON CONFIRM EXPERIMENT TIMEOUT_MINUTES
 
 .PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
@@ -181,6 +185,38 @@ calibrate: venv ## measure, read-only, the delays make rto assumes (EMF, alarm e
 	@$(GAMEDAY_NAMES_CHECK)
 	@test -n "$$GD_CONFIG_ENV" || { echo "usage: make calibrate CONFIG_ENV=<env> [MINUTES=<n>] [PEER=<env>]"; exit 2; }
 	@$(BIN)/python -m tools.calibrate --config-env "$$GD_CONFIG_ENV" $${GD_PEER:+--peer "$$GD_PEER"} $${GD_MINUTES:+--minutes "$$GD_MINUTES"}
+
+# --- when the promoter refuses: a human's guarded promotion, and pausing automatic promotion (docs/runbook.md) ---
+.PHONY: promote pause resume
+REASON ?=
+# As for the game day: the values reach the tools through the environment, never through the shell's parser.
+# REASON is free text (spaces allowed): the tools check it (one printable line, at most 200 characters).
+promote pause resume: export GD_CONFIG_ENV = $(value CONFIG_ENV)
+promote pause: export GD_REASON = $(value REASON)
+promote: export GD_CONFIRM = $(value CONFIRM)
+pause: export GD_MINUTES = $(value MINUTES)
+OPERATOR_INPUT_CHECK = test -n "$$GD_CONFIG_ENV" || { echo "usage: $(1)"; exit 2; }; \
+	case "$$GD_MINUTES" in *[!0-9]*) echo "make $@: MINUTES=$$GD_MINUTES must be a whole number of minutes"; exit 2;; esac; \
+	case "$$GD_CONFIRM" in *[!A-Za-z0-9:/_-]*) echo "make $@: CONFIRM=$$GD_CONFIRM is not <account>:<datastore>"; exit 2;; esac
+PROMOTE_USAGE = make promote CONFIG_ENV=<env> CONFIRM=<account id>:<Global Datastore id> REASON=<why> [DRY_RUN=1]
+PAUSE_USAGE = make pause CONFIG_ENV=<env> REASON=<why> [MINUTES=<1-10080, default 60>]
+
+promote: venv ## a human promotes this region, guarded: CONFIG_ENV=<env> CONFIRM=<account>:<datastore> REASON=<why> [DRY_RUN=1]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(call OPERATOR_INPUT_CHECK,$(PROMOTE_USAGE))
+	@test -n "$$GD_CONFIRM" && test -n "$$GD_REASON" || { echo "usage: $(PROMOTE_USAGE)"; exit 2; }
+	@$(BIN)/python -m tools.promote --config-env "$$GD_CONFIG_ENV" --confirm "$$GD_CONFIRM" --reason "$$GD_REASON" $(if $(DRY_RUN),--dry-run)
+
+pause: venv ## pause automatic promotion in an env's region, no redeploy: CONFIG_ENV=<env> REASON=<why> [MINUTES=60]
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(call OPERATOR_INPUT_CHECK,$(PAUSE_USAGE))
+	@test -n "$$GD_REASON" || { echo "usage: $(PAUSE_USAGE)"; exit 2; }
+	@$(BIN)/python -m tools.pause pause --config-env "$$GD_CONFIG_ENV" --reason "$$GD_REASON" $${GD_MINUTES:+--minutes "$$GD_MINUTES"}
+
+resume: venv ## end a pause of automatic promotion: CONFIG_ENV=<env>
+	$(call refuse_old_env,CONFIG_ENV=<env>)
+	@$(call OPERATOR_INPUT_CHECK,make resume CONFIG_ENV=<env>)
+	@$(BIN)/python -m tools.pause resume --config-env "$$GD_CONFIG_ENV"
 
 clean: ## remove build output and the virtualenv
 	rm -rf .aws-sam $(VENV) .mypy_cache .ruff_cache

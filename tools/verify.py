@@ -5,7 +5,8 @@
 For the environment and its peer (samconfig.toml): the stack's status; which region the Global
 Datastore says is the writer; per region, probe executions in the last minutes (AWS/States metrics,
 EXPRESS executions cannot be listed), the probe metrics, the writer and promotion-trigger alarms and
-any other alarm of the stack in ALARM, Route 53's health check; for the pair, the answer Route 53
+any other alarm of the stack in ALARM, Route 53's health check, an active pause of automatic promotion
+(make pause: a warning with who, why and until); for the pair, the answer Route 53
 gives for the record; per replica region, a promoter decision on a freshly stamped test notification.
 
 The promoter check invokes PromoteFunction (its only side effects are a decision log line, a
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
+from gdfailover.ledger import PromotionLedger
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.signals import (
     DEFAULT_NAMESPACE,
@@ -97,6 +99,7 @@ def verify(
         )
         findings.extend(_guarded(f"alarms {region.env.name}", partial(_alarms, region, is_writer, clients)))
         findings.extend(_guarded(f"health check {region.env.name}", partial(_health_check, region, is_writer, clients)))
+        findings.extend(_guarded(f"pause {region.env.name}", partial(_pause, region, clients, now)))
     if writer is not None:
         findings.extend(_guarded("route 53 answer", partial(_dns_answer, regions, writer, clients)))
         for region in regions:
@@ -316,6 +319,25 @@ def _health_check(region: Region, is_writer: bool | None, clients: ClientFactory
             )
         ]
     return [ok(check, seen)]
+
+
+def _pause(region: Region, clients: ClientFactory, now: datetime) -> list[Finding]:
+    """An operator's runtime pause of this region's automatic promotion (make pause): shown with its expiry."""
+    check = f"pause {region.env.name}"
+    table, gds = region.output("LedgerTableName"), region.stack.parameters.get("GlobalReplicationGroupId", "")
+    pause = PromotionLedger(clients("dynamodb", region.env.region), table).read_pause(gds)
+    if pause is None:
+        return [ok(check, "automatic promotion is not paused")]
+    if not pause.active(now):
+        return [ok(check, f"automatic promotion is not paused (a pause expired at {pause.until.isoformat()})")]
+    left = (pause.until - now).total_seconds() / 60
+    return [
+        warn(
+            check,
+            f"automatic promotion PAUSED until {pause.until.isoformat()} ({left:.0f} min left) by {pause.who}: "
+            f"{pause.reason} (make resume CONFIG_ENV={region.env.name})",
+        )
+    ]
 
 
 def _dns_answer(regions: list[Region], writer: str, clients: ClientFactory) -> list[Finding]:

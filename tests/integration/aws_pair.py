@@ -79,6 +79,10 @@ def stand_in_template() -> str:
                 "Type": "AWS::SNS::Topic",
                 "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}-promotion"}},
             },
+            "OperatorTopicResource": {
+                "Type": "AWS::SNS::Topic",
+                "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}-operator"}},
+            },
             "WriterHealthCheck": {
                 "Type": "AWS::Route53::HealthCheck",
                 "Properties": {
@@ -100,6 +104,7 @@ def stand_in_template() -> str:
             "WriterAlarmName": {"Value": {"Fn::Sub": "${AWS::StackName}-writer-${ReplicationGroupId}-p60"}},
             "PromotionTriggerAlarmName": {"Value": {"Fn::Sub": "${AWS::StackName}-trigger-${ReplicationGroupId}"}},
             "PromotionTopicArn": {"Value": {"Ref": "PromotionTopic"}},
+            "OperatorTopicArn": {"Value": {"Ref": "OperatorTopicResource"}},
             "HostedZoneId": {
                 "Value": {"Fn::If": ["CreateHostedZone", {"Ref": "PrivateHostedZone"}, {"Ref": "HostedZoneId"}]}
             },

@@ -16,15 +16,16 @@ import pytest
 from moto import mock_aws
 
 from gdfailover.alarm import AlarmNotification
-from gdfailover.awscall import BOUNDED_CONFIG
+from gdfailover.awscall import BOUNDED_CONFIG, AwsCallError, ErrorKind
 from gdfailover.clock import FakeClock
 from gdfailover.cloudwatch import Alarms, ProbeMetrics, WriterHealth
 from gdfailover.config import PromoteSettings
 from gdfailover.decision import Outcome, Policy
 from gdfailover.elasticache import ElastiCacheGlobalDatastores
 from gdfailover.evidence import EvidenceSources
-from gdfailover.ledger import PromotionLedger
-from gdfailover.promoter import POLL_INTERVAL_SECONDS, DecisionRecord, Promoter
+from gdfailover.ledger import Pause, PromotionLedger
+from gdfailover.promote_service import first_pause_notice
+from gdfailover.promoter import POLL_INTERVAL_SECONDS, DecisionPublisher, DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.succession import RivalView
 from tests import conftest
@@ -170,6 +171,7 @@ class World:
                 boto3.client("cloudwatch", region_name=region, config=BOUNDED_CONFIG), "Custom/Redis", "gds-failover"
             ),
             rival=(lambda member, now: rival) if rival is not None else None,
+            pauses=self.ledger,
         )
         return Promoter(
             settings=promote_settings,
@@ -451,3 +453,69 @@ def test_three_regions_the_lower_priority_secondary_waits_the_grace_then_promote
     # the trigger fired 40 s before the run began: 140 s of grace left, waited in one step
     assert world.clock.slept[0] == pytest.approx(140)
     assert len(world.emulator.failover_calls) == 1
+
+
+class Pages:
+    def __init__(self) -> None:
+        self.subjects: list[str] = []
+
+    def publish(self, subject: str, record: dict[str, Any]) -> None:
+        self.subjects.append(subject)
+
+
+class NoMetrics:
+    def add_dimension(self, name: str, value: str) -> None: ...
+    def add_metric(self, name: str, unit: Any, value: float, resolution: Any = None) -> None: ...
+    def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None: ...
+
+
+def test_a_paused_promoter_decides_once_does_not_act_and_pages_once_per_pause(world: World) -> None:
+    pause = Pause("game day", "arn:aws:iam::123456789012:user/ana", world.now, world.now + timedelta(hours=1))
+    world.ledger.pause(GDS_ID, pause)
+    pages = Pages()
+    publisher = DecisionPublisher(
+        log=lambda message, record: None,
+        metrics=NoMetrics(),
+        notifier=pages,
+        pause_notice=lambda record: first_pause_notice(world.ledger, record),
+    )
+    slept_before = list(world.clock.slept)
+    first = world.run(settings(hold_retry_attempts=10, hold_retry_delay_seconds=15))
+    assert (first.decision.outcome, first.decision.code, first.attempts) == (Outcome.HOLD, "paused", 1)
+    assert world.clock.slept == slept_before  # no re-check loop while paused
+    assert world.emulator.failover_calls == []
+    assert world.ledger.read(GDS_ID) is None  # no latch taken
+    publisher.publish(first)
+    publisher.publish(world.run(message_id="msg-2"))  # the next wake-up: logged and counted, not paged
+    assert pages.subjects == [f"gds-failover HOLD for {SECONDARY_RG} ({SECONDARY_REGION}): paused"]
+    # a new pause is a new page
+    world.ledger.pause(GDS_ID, replace(pause, paused_at=world.now + timedelta(seconds=1)))
+    publisher.publish(world.run(message_id="msg-3"))
+    assert len(pages.subjects) == 2
+
+
+def test_resume_lets_the_next_notification_promote(world: World) -> None:
+    world.ledger.pause(GDS_ID, Pause("x", "me", world.now, world.now + timedelta(hours=1)))
+    assert world.run().decision.code == "paused"
+    assert world.ledger.resume(GDS_ID) is not None
+    assert world.run(message_id="msg-2").decision.code == "promote"
+    assert len(world.emulator.failover_calls) == 1
+
+
+def test_a_paused_hold_pages_anyway_when_the_notice_cannot_be_recorded(world: World) -> None:
+    world.ledger.pause(GDS_ID, Pause("x", "me", world.now, world.now + timedelta(hours=1)))
+    pages, warnings = Pages(), []
+
+    def broken(record: DecisionRecord) -> bool:
+        raise AwsCallError("UpdateItem", ErrorKind.THROTTLED, "ThrottlingException", "slow down")
+
+    publisher = DecisionPublisher(
+        log=lambda message, record: None,
+        metrics=NoMetrics(),
+        notifier=pages,
+        warn=lambda message, extra: warnings.append(message),
+        pause_notice=broken,
+    )
+    publisher.publish(world.run())
+    assert len(pages.subjects) == 1
+    assert warnings == ["pause notice bookkeeping failed: paging anyway"]

@@ -25,6 +25,8 @@ from moto import mock_aws
 from gdfailover.alarm import AlarmNotification, parse_sns_event
 from gdfailover.decision import decide
 from gdfailover.evidence import LocalHealth
+from gdfailover.ledger import Pause, PromotionLedger
+from tests.conftest import create_ledger_table
 from tests.integration.aws_pair import (
     PRIMARY_ENDPOINT,
     PRIMARY_REGION,
@@ -227,6 +229,7 @@ def pair(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[tuple[Pair
         fake = Pair()
         for region, writer in ((PRIMARY_REGION, True), (SECONDARY_REGION, False)):
             outputs, parameters = stack(region)
+            create_ledger_table(outputs["LedgerTableName"], region)
             fake.healthy[outputs["HealthCheckId"]] = writer
             alarm(region, outputs["WriterAlarmName"], "OK" if writer else "ALARM")
             alarm(region, outputs["PromotionTriggerAlarmName"], "OK")
@@ -275,6 +278,8 @@ def test_a_healthy_pair_passes(pair: tuple[Pair, Path]) -> None:
         "ok    metrics primary: HealthCheckStatus 1, Reachable 1, ProbeLatency 3 ms",
         "ok    metrics secondary: HealthCheckStatus 0, Reachable 1, ProbeLatency 3 ms, HeartbeatAge 8 s",
         "ok    alarms primary: writer alarm OK, trigger OK, 3 alarms, none else in ALARM",
+        "ok    pause primary: automatic promotion is not paused",
+        "ok    pause secondary: automatic promotion is not paused",
         "ok    alarms secondary: writer alarm ALARM, trigger OK, 3 alarms, none else in ALARM",
         f"ok    route 53 answer: redis.internal -> {PRIMARY_ENDPOINT} (the writer, {PRIMARY_RG}); derived from",
         "ok    promoter secondary: sent ALARM of gds-failover-trigger-orders-usw2 (mode dry-run): "
@@ -391,3 +396,22 @@ def test_an_unreachable_region_is_an_error_line_not_a_traceback(pair: tuple[Pair
     assert code == 2
     assert any(line.startswith("error datastore: from us-east-1: ") for line in lines)
     assert not any("Traceback" in line for line in lines)
+
+
+def test_an_active_pause_is_a_warning_with_who_why_and_until_and_an_expired_one_is_not(
+    pair: tuple[Pair, Path],
+) -> None:
+    outputs, _ = stack(SECONDARY_REGION)
+    ledger = PromotionLedger(boto3.client("dynamodb", region_name=SECONDARY_REGION), outputs["LedgerTableName"])
+    ledger.pause(GDS, Pause("game day", "arn:aws:iam::1:user/ana", NOW, NOW + timedelta(minutes=90)))
+    code, lines = run(pair)
+    assert code == 0, "\n".join(lines)  # deliberate: a warning, not a failure
+    until = (NOW + timedelta(minutes=90)).isoformat()
+    assert (
+        f"warn  pause secondary: automatic promotion PAUSED until {until} (90 min left) by arn:aws:iam::1:user/ana: "
+        "game day (make resume CONFIG_ENV=secondary)"
+    ) in lines
+    ledger.pause(GDS, Pause("old", "me", NOW - timedelta(hours=2), NOW - timedelta(hours=1)))
+    code, lines = run(pair)
+    expired = (NOW - timedelta(hours=1)).isoformat()
+    assert f"ok    pause secondary: automatic promotion is not paused (a pause expired at {expired})" in lines

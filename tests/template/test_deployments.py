@@ -132,3 +132,18 @@ def test_two_deployments_in_one_account_and_region_share_no_name() -> None:
     clash = physical_names(_orders("gds-failover"))
     assert {name for name in first & clash if "record" not in name and "zone" not in name}
     assert any(name.startswith("private zone internal") for name in first & clash)
+
+
+def test_the_dashboard_lists_pauses_resumes_and_manual_promotions_in_both_regions() -> None:
+    """Log widgets (Logs Insights, run when the dashboard is viewed) on each region's promote log group,
+    where make pause / resume / promote write their lines and the promoter its paused decisions."""
+    widgets = _widgets(Evaluated(Stack("A", "us-east-1", {"FailoverRole": "PRIMARY", **PEER})))
+    logs = {w["properties"]["region"]: w["properties"]["query"] for w in widgets if w["type"] == "log"}
+    assert set(logs) == {"us-east-1", "us-west-2"}
+    assert logs["us-east-1"].startswith("SOURCE '/aws/lambda/gds-failover-promote' |")  # this stack's name
+    peer_stack = PEER["PeerPromotionTopicArn"].split(":")[5].removesuffix("-promotion")
+    assert logs["us-west-2"].startswith(f"SOURCE '/aws/lambda/{peer_stack}-promote' |")
+    for query in logs.values():
+        assert "ispresent(operator_action)" in query
+        assert "decision_record.code = 'paused'" in query
+        assert "decision_record.code = 'manual-promote'" in query

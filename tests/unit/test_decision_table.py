@@ -27,7 +27,7 @@ from gdfailover.evidence import (
     Vote,
     WriterSignal,
 )
-from gdfailover.ledger import Latch
+from gdfailover.ledger import Latch, Pause
 from gdfailover.succession import RivalView
 
 NOW = datetime(2025, 5, 1, 12, 2, tzinfo=UTC)
@@ -143,6 +143,11 @@ BASELINE = Evidence(
     # the writer's own first failed probe: longer ago than the in-region ceiling (120 s)
     writer_unavailable_since=NOW - timedelta(seconds=150),
 )
+#: make pause, an hour ago, for two hours; and one that expired a minute ago
+PAUSE = Pause(
+    "load test in us-west-2", "arn:aws:iam::111122223333:user/ana", NOW - timedelta(hours=1), NOW + timedelta(hours=1)
+)
+EXPIRED_PAUSE = replace(PAUSE, until=NOW - timedelta(minutes=1))
 #: The alarm fired longer ago than OUTSIDE_CONFIRMATION_HOLD (180 s)
 LONG_AGO = timedelta(seconds=200)
 
@@ -581,6 +586,49 @@ CASES = [
     # modes
     Case("notify mode, real outage", {}, Outcome.PROMOTE, "promote", replace(POLICY, mode="notify")),
     Case("dry-run mode, real outage", {}, Outcome.PROMOTE, "promote", replace(POLICY, mode="dry-run")),
+    # an operator paused automatic promotion (make pause): a hold, never in the way of a noop
+    Case("paused: a real outage holds, nothing acts", {"pause": PAUSE}, Outcome.HOLD, "paused"),
+    Case(
+        "paused, dry-run mode: still paused", {"pause": PAUSE}, Outcome.HOLD, "paused", replace(POLICY, mode="dry-run")
+    ),
+    Case("an expired pause is ignored", {"pause": EXPIRED_PAUSE}, Outcome.PROMOTE, "promote"),
+    Case(
+        "paused: the alarm back to OK is still a noop",
+        {"pause": PAUSE, "notification": notification(new_state="OK", old_state="ALARM")},
+        Outcome.NOOP,
+        "not-alarm",
+    ),
+    Case(
+        "paused: another team's alarm is still a noop",
+        {"pause": PAUSE, "notification": notification(alarm_name="payments-high-cpu")},
+        Outcome.NOOP,
+        "foreign-alarm",
+    ),
+    Case(
+        "paused: this region already PRIMARY is still a noop",
+        {"pause": PAUSE, "datastore": datastore(local_role="PRIMARY")},
+        Outcome.NOOP,
+        "already-primary",
+    ),
+    Case(
+        "paused: the writer came back is still a noop",
+        {"pause": PAUSE, "recent_heartbeat_age": (NOW - timedelta(seconds=5), 3.0)},
+        Outcome.NOOP,
+        "writer-recovered",
+        replace(POLICY, heartbeat_threshold_seconds=55),
+    ),
+    Case(
+        "paused: no re-checking hold while paused (link up, in-region ceiling)",
+        {"pause": PAUSE, "replication_link": LINK_UP, "writer_unavailable_since": NOW - timedelta(seconds=50)},
+        Outcome.HOLD,
+        "paused",
+    ),
+    Case(
+        "paused: a refusal about this region's replica still says so",
+        {"pause": PAUSE, "local": LocalHealth(0.0, NOW - timedelta(seconds=60))},
+        Outcome.REFUSE,
+        "local-replica-down",
+    ),
 ]
 
 
@@ -590,7 +638,8 @@ def test_decision_table(case: Case) -> None:
     assert (decision.outcome, decision.code) == (case.outcome, case.code), decision.reasons
     assert decision.reasons, "every decision explains itself"
     assert decision.act == (case.outcome == Outcome.PROMOTE and case.policy.mode == "auto")
-    assert decision.transient == (case.outcome == Outcome.HOLD)
+    # a paused hold is not re-checked: a pause ends by make resume or its expiry, not within the promoter's run
+    assert decision.transient == (case.outcome == Outcome.HOLD and case.code != "paused")
 
 
 def test_the_table_is_big_enough_and_covers_every_outcome() -> None:
@@ -667,3 +716,18 @@ def test_break_glass_only_when_opted_in_and_the_writer_control_plane_is_gone(
 ) -> None:
     use, reason = should_break_glass(evidence, policy, failover_failure, became_primary)
     assert use == expected, reason
+
+
+def test_a_paused_hold_names_who_why_and_until_and_is_not_re_checked() -> None:
+    decision = decide(replace(BASELINE, pause=PAUSE), POLICY)
+    assert (decision.outcome, decision.code, decision.transient, decision.retry_after) == (
+        Outcome.HOLD,
+        "paused",
+        False,
+        None,
+    )
+    (reason,) = decision.reasons
+    assert PAUSE.who in reason
+    assert PAUSE.reason in reason
+    assert PAUSE.until.isoformat() in reason
+    assert decision.rpo_seconds == BASELINE.lag.seconds

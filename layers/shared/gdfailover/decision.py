@@ -44,6 +44,9 @@ LINK_UP_GRACE = timedelta(seconds=90)
 #: its evaluation, the checkers' own lag): a "healthy" or a silence from it is re-asked this long after the
 #: alarm before the promoter refuses.
 OUTSIDE_CONFIRMATION_HOLD = timedelta(seconds=180)
+#: An operator paused automatic promotion (``make pause``): a hold that is not re-checked (a pause ends by a
+#: human's ``make resume`` or its expiry, not within the promoter's re-check window) and pages once per pause.
+PAUSED = "paused"
 
 
 class Outcome(StrEnum):
@@ -135,6 +138,7 @@ def decide(evidence: Evidence, policy: Policy) -> Decision:
         _check_cooldown,
         _check_local_replica,
         _check_writer_recovered,
+        _check_paused,
         _check_replication_link,
         _check_writer_confirmed,
         _check_in_region_ceiling,
@@ -281,6 +285,25 @@ def _check_writer_recovered(evidence: Evidence, policy: Policy) -> Decision | No
             "(an in-region failover or a stall that ended)",
         )
     return None
+
+
+def _check_paused(evidence: Evidence, policy: Policy) -> Decision | None:
+    """An operator paused automatic promotion (``make pause``). After every noop (a pause never hides
+    "nothing to do") and before the checks that hold and re-check: a paused promoter decides once, does not
+    spin. Not transient: the pause ends by ``make resume`` or its expiry; an expired pause is ignored."""
+    pause = evidence.pause
+    if pause is None or not pause.active(evidence.gathered_at):
+        return None
+    return Decision(
+        Outcome.HOLD,
+        PAUSED,
+        (
+            f"automatic promotion is paused until {pause.until.isoformat()} by {pause.who} "
+            f"(since {pause.paused_at.isoformat()}): {pause.reason}; a human decides: make promote, or make resume "
+            "(docs/runbook.md)",
+        ),
+        rpo_seconds=evidence.lag.seconds,
+    )
 
 
 def _writer_region_answers(evidence: Evidence) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -26,7 +26,7 @@ from gdfailover.elasticache import (
     GlobalDatastoreMember,
     ReplicationGroupActivity,
 )
-from gdfailover.ledger import Latch
+from gdfailover.ledger import Latch, Pause
 from gdfailover.route53 import HealthCheckView
 from gdfailover.succession import RivalView, other_secondary
 from gdfailover.witness import (
@@ -171,6 +171,8 @@ class Evidence:
     #: Route 53's witness of the writer as read here, oldest first: 1 healthy, 0 unhealthy (the probe's
     #: readings, the wake-up's, and this round's own)
     witness_history: tuple[Point, ...] = ()
+    #: An operator's runtime pause of automatic promotion (``make pause``), active or expired; None: none
+    pause: Pause | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -203,6 +205,7 @@ class Evidence:
             "writer_unavailable_since": (
                 self.writer_unavailable_since.isoformat() if self.writer_unavailable_since else None
             ),
+            "pause": self.pause.as_dict() if self.pause else None,
             "timings_ms": self.timings_ms,
         }
 
@@ -223,6 +226,10 @@ class LatchReader(Protocol):
     def read(self, global_replication_group_id: str) -> Latch | None: ...
 
 
+class PauseReader(Protocol):
+    def read_pause(self, global_replication_group_id: str) -> Pause | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class EvidenceSources:
     """The adapters evidence comes from. Peer-region adapters are built per region on demand."""
@@ -240,6 +247,8 @@ class EvidenceSources:
     rival: Callable[[GlobalDatastoreMember, datetime], RivalView] | None = None
     #: Route 53's witness of a region's writer, read now from inside this region's VPC; None: not read
     witness: WitnessReader | None = None
+    #: The runtime pause (gdfailover.ledger.PromotionLedger, the same table as the latch); None: not read
+    pauses: PauseReader | None = None
 
 
 def gather_evidence(
@@ -256,7 +265,7 @@ def gather_evidence(
     rival_id = other_secondary(datastore, settings.replication_group_id) if datastore else None
     rival_member = datastore.member(rival_id) if datastore and rival_id else None
 
-    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="evidence") as pool:
+    with ThreadPoolExecutor(max_workers=9, thread_name_prefix="evidence") as pool:
         series_future = pool.submit(
             _timed,
             clock,
@@ -264,13 +273,7 @@ def gather_evidence(
             "probe_metrics",
             lambda: sources.probe_metrics.series(settings.replication_group_id, now, METRICS_LOOKBACK),
         )
-        latch_future = pool.submit(
-            _timed,
-            clock,
-            timings,
-            "ledger",
-            lambda: sources.ledger.read(settings.global_replication_group_id),
-        )
+        latch_future, pause_future = _ledger_reads(pool, clock, timings, sources, settings.global_replication_group_id)
         health_future = (
             pool.submit(_timed, clock, timings, "route53", lambda: sources.health_checks.status(health_check_id))
             if (health_check_id := settings.peer_health_check_id)
@@ -316,7 +319,7 @@ def gather_evidence(
             else None
         )
         series, series_failure = series_future.result()
-        latch, latch_failure = latch_future.result()
+        latch, latch_failure, pause = _with_pause(latch_future.result(), pause_future)
         signals: list[WriterSignal] = []
         if health_future is not None:
             signals.append(_route53_signal(*health_future.result()))
@@ -382,6 +385,7 @@ def gather_evidence(
         writer_unavailable_since=_unavailable_since(peer_series),
         writer_recovered_at=_recovered_at(peer_series),
         witness_history=history,
+        pause=pause,
         timings_ms=timings,
     )
 
@@ -399,6 +403,25 @@ def _lag(
         return LagEstimate(None, f"probe metrics unavailable: {failure}")
     lag = estimate_lag_before_failure(series.heartbeat_age if series else (), writer_down_since)
     return _bounded_when_the_writer_is_silent(lag, writer_down_since, signals, recent_age, witness_history)
+
+
+def _ledger_reads(
+    pool: ThreadPoolExecutor, clock: Clock, timings: dict[str, float], sources: EvidenceSources, global_id: str
+) -> tuple[Future[tuple[Latch | None, CallFailure | None]], Future[tuple[Pause | None, CallFailure | None]] | None]:
+    """The promotion latch and (when a reader is wired) the operator's pause, read in parallel."""
+    latch = pool.submit(_timed, clock, timings, "ledger", lambda: sources.ledger.read(global_id))
+    pauses = sources.pauses
+    pause = pool.submit(_timed, clock, timings, "pause", lambda: pauses.read_pause(global_id)) if pauses else None
+    return latch, pause
+
+
+def _with_pause(
+    latch: tuple[Latch | None, CallFailure | None], pause: Future[tuple[Pause | None, CallFailure | None]] | None
+) -> tuple[Latch | None, CallFailure | None, Pause | None]:
+    """The latch and the pause: both live in the ledger table, so an unreadable pause is an unreadable
+    ledger (``ledger-unavailable``: a hold when transient)."""
+    read, failure = pause.result() if pause is not None else (None, None)
+    return latch[0], latch[1] or failure, read
 
 
 def _rival_view(

@@ -5,6 +5,10 @@ conditional write that succeeds only when no latch exists or the previous one ha
 any number of concurrent or redelivered invocations exactly one may call
 FailoverGlobalReplicationGroup. The table layout (partition key ``id``, TTL attribute
 ``expiration``) is the one Powertools Idempotency uses, so both share the table.
+
+A second item, ``id = pause#<global id>``, pauses automatic promotion at runtime (``make pause`` /
+``make resume``, tools/pause.py): who, why, until when. The promoter reads it with the latch and holds
+``paused`` while it is active (gdfailover.decision); an expired pause is ignored, and TTL deletes it later.
 """
 
 from __future__ import annotations
@@ -35,6 +39,30 @@ class Latch:
             "taken_at": self.taken_at.isoformat(),
             "latched_until": self.latched_until.isoformat(),
             "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """An operator's runtime pause of automatic promotion (``make pause``)."""
+
+    reason: str
+    who: str  # the caller's ARN (STS GetCallerIdentity)
+    paused_at: datetime
+    until: datetime
+    #: when the promoter paged the operator that it held for this pause (once per pause), if it did
+    notified_at: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return now < self.until
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "who": self.who,
+            "paused_at": self.paused_at.isoformat(),
+            "until": self.until.isoformat(),
+            "notified_at": self.notified_at.isoformat() if self.notified_at else None,
         }
 
 
@@ -133,6 +161,95 @@ class PromotionLedger:
         except AwsCallError as error:
             if error.code != "ConditionalCheckFailedException":
                 raise
+
+    # --- the runtime pause (``pause#<global id>``) -------------------------------------------------------
+    @staticmethod
+    def pause_key(global_replication_group_id: str) -> str:
+        return f"pause#{global_replication_group_id}"
+
+    def read_pause(self, global_replication_group_id: str) -> Pause | None:
+        """The pause item, active or expired (``Pause.active`` tells), or None."""
+        response = call(
+            "GetItem",
+            self._client.get_item,
+            TableName=self._table,
+            Key={"id": {"S": self.pause_key(global_replication_group_id)}},
+            ConsistentRead=True,
+        )
+        item = response.get("Item")
+        return _pause_from_item(item) if item else None
+
+    def pause(self, global_replication_group_id: str, pause: Pause) -> Pause | None:
+        """Pause automatic promotion (replacing any pause); returns the pause it replaced, if any."""
+        response = call(
+            "PutItem",
+            self._client.put_item,
+            TableName=self._table,
+            Item={
+                "id": {"S": self.pause_key(global_replication_group_id)},
+                "reason": {"S": pause.reason},
+                "who": {"S": pause.who},
+                "paused_at": {"N": str(pause.paused_at.timestamp())},
+                "until": {"N": str(pause.until.timestamp())},
+                # TTL deletes it (within days of) a day after it expired; the promoter ignores it from `until`
+                "expiration": {"N": str(int((pause.until + PAUSE_RETENTION).timestamp()))},
+            },
+            ReturnValues="ALL_OLD",
+        )
+        old = response.get("Attributes")
+        return _pause_from_item(old) if old else None
+
+    def resume(self, global_replication_group_id: str) -> Pause | None:
+        """Remove the pause; returns the pause removed (active or expired), or None when there was none."""
+        response = call(
+            "DeleteItem",
+            self._client.delete_item,
+            TableName=self._table,
+            Key={"id": {"S": self.pause_key(global_replication_group_id)}},
+            ReturnValues="ALL_OLD",
+        )
+        old = response.get("Attributes")
+        return _pause_from_item(old) if old else None
+
+    def claim_pause_notice(self, global_replication_group_id: str, pause: Pause, now: datetime) -> bool:
+        """True once per pause: the promoter pages about a pause the first time it holds for it."""
+        try:
+            call(
+                "UpdateItem",
+                self._client.update_item,
+                TableName=self._table,
+                Key={"id": {"S": self.pause_key(global_replication_group_id)}},
+                UpdateExpression="SET notified_at = :now",
+                ConditionExpression="paused_at = :paused_at AND attribute_not_exists(notified_at)",
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now.timestamp())},
+                    ":paused_at": {"N": str(pause.paused_at.timestamp())},
+                },
+            )
+        except AwsCallError as error:
+            if error.code != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+
+#: An expired pause is kept this long for inspection, then TTL deletes it.
+PAUSE_RETENTION = timedelta(days=1)
+
+
+def _stamp(item: dict[str, Any], name: str) -> datetime | None:
+    raw = item.get(name, {}).get("N")
+    return datetime.fromtimestamp(float(raw), UTC) if raw is not None else None
+
+
+def _pause_from_item(item: dict[str, Any]) -> Pause:
+    return Pause(
+        reason=item.get("reason", {}).get("S", ""),
+        who=item.get("who", {}).get("S", "unknown"),
+        paused_at=_stamp(item, "paused_at") or datetime.fromtimestamp(0, UTC),
+        until=_stamp(item, "until") or datetime.fromtimestamp(0, UTC),
+        notified_at=_stamp(item, "notified_at"),
+    )
 
 
 def _latch_from_item(item: dict[str, Any]) -> Latch:

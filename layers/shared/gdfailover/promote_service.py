@@ -40,7 +40,7 @@ from gdfailover.evidence import EvidenceSources
 from gdfailover.ledger import LatchLedger, PromotionLedger
 from gdfailover.notify import OperatorTopic
 from gdfailover.peers import RivalSources, boto3_rival_sources, observe_rival
-from gdfailover.promoter import DecisionPublisher, Promoter
+from gdfailover.promoter import DecisionPublisher, DecisionRecord, Promoter
 from gdfailover.route53 import Route53HealthChecks
 from gdfailover.succession import RivalView, SuccessionSettings
 from gdfailover.witness import LambdaWitness
@@ -133,6 +133,7 @@ class PromoteService:
                     if (name := settings.witness_function_name)
                     else None
                 ),
+                pauses=ledger,
             ),
             ledger=ledger,
             publisher=DecisionPublisher(
@@ -140,6 +141,7 @@ class PromoteService:
                 metrics=metrics,
                 notifier=notifier,
                 warn=lambda message, extra: logger.warning(message, extra=extra),
+                pause_notice=functools.partial(first_pause_notice, ledger),
             ),
             persistence=DynamoDBPersistenceLayer(table_name=settings.ledger_table_name, boto3_client=dynamodb),
             writer_health=WriterHealth(cloudwatch, namespace, service),
@@ -207,6 +209,14 @@ class PromoteService:
             writer_health=self.writer_health,
         )
         return self.publisher.publish(promoter.run(notification, invocation.deadline))
+
+
+def first_pause_notice(ledger: PromotionLedger, record: DecisionRecord) -> bool:
+    """True the first time a decision holds for this pause (one page per pause)."""
+    pause = record.evidence.pause
+    if pause is None:
+        return True
+    return ledger.claim_pause_notice(record.settings.global_replication_group_id, pause, record.started_at)
 
 
 def observe_configured_rival(

@@ -16,7 +16,7 @@ from gdfailover.awscall import AwsCallError, ErrorKind
 from gdfailover.clock import Clock
 from gdfailover.cloudwatch import WriterHealthPublisher
 from gdfailover.config import PromoteSettings
-from gdfailover.decision import Decision, Outcome, Policy, decide, should_break_glass
+from gdfailover.decision import PAUSED, Decision, Outcome, Policy, decide, should_break_glass
 from gdfailover.elasticache import (
     GlobalDatastoreApi,
     WaitResult,
@@ -131,6 +131,13 @@ class Promoter:
             started_at=started_at,
             duration_ms=(self._clock.monotonic() - started) * 1000.0,
         )
+
+    def act(
+        self, notification: AlarmNotification, evidence: Evidence, decision: Decision, deadline: float
+    ) -> tuple[Decision, dict[str, Any]]:
+        """Carry out a promotion exactly as an automatic one (latch, failover, announce, wait, ledger outcome);
+        ``make promote`` (tools/promote.py) calls it with an operator's decision."""
+        return self._act(notification, evidence, decision, deadline)
 
     def _retry_worthwhile(self, decision: Decision, attempt: int, deadline: float) -> bool:
         if decision.outcome != Outcome.HOLD or not decision.transient:
@@ -334,6 +341,9 @@ class DecisionPublisher:
     metrics: DecisionMetrics
     notifier: Notifier | None = None
     warn: Callable[[str, dict[str, Any]], None] = field(default=lambda message, extra: None)
+    #: A ``paused`` hold pages once per pause: True when this record is the first for its pause (the
+    #: ledger's conditional write); None pages every paused hold.
+    pause_notice: Callable[[DecisionRecord], bool] | None = None
 
     def publish(self, record: DecisionRecord) -> dict[str, Any]:
         document = record.as_dict()
@@ -341,14 +351,28 @@ class DecisionPublisher:
         self.count(record.decision.outcome.value)
         # A page for what needs a human or tells them what was done: a promotion (or would-be one) and a
         # refusal. A noop or a hold is a wake-up that did not pan out (a lost probe, a stall, a failover
-        # inside the writer's region): logged and counted, nobody paged.
-        if self.notifier is not None and record.decision.outcome in (Outcome.PROMOTE, Outcome.REFUSE):
+        # inside the writer's region): logged and counted, nobody paged. A hold because an operator paused
+        # automatic promotion pages once per pause: someone must decide, and they are told once.
+        if self.notifier is not None and (
+            record.decision.outcome in (Outcome.PROMOTE, Outcome.REFUSE) or self._first_pause_notice(record)
+        ):
             try:
                 self.notifier.publish(record.subject, document)
             except AwsCallError as error:
                 self.warn("operator notification failed", {"error": error.as_dict()})
                 document["operator_notification"] = f"failed: {error}"
         return document
+
+    def _first_pause_notice(self, record: DecisionRecord) -> bool:
+        if record.decision.code != PAUSED:
+            return False
+        if self.pause_notice is None:
+            return True
+        try:
+            return self.pause_notice(record)
+        except AwsCallError as error:  # better a second page than none
+            self.warn("pause notice bookkeeping failed: paging anyway", {"error": error.as_dict()})
+            return True
 
     def count(self, outcome: str) -> None:
         from aws_lambda_powertools.metrics import MetricUnit
