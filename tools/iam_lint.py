@@ -190,7 +190,8 @@ class Entry:
 KINDS = ("unknown_action", "star", "condition", "resource", "finding")
 
 
-def load_allowlist(path: Path = ALLOWLIST) -> list[Entry]:
+def load_allowlist(path: Path | None = None) -> list[Entry]:
+    path = path or ALLOWLIST
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:

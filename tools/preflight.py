@@ -118,7 +118,26 @@ def placeholder_reason(value: str) -> str | None:
     return next((why for pattern, why in PLACEHOLDERS if pattern.search(value)), None)
 
 
+#: A Secrets Manager secret ARN as IAM matches it: the name, "-" and the 6 characters Secrets Manager adds.
+SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:(?P<name>[^:]+)")
+FULL_SECRET_NAME = re.compile(r".+-[A-Za-z0-9]{6}")
+
+
+def partial_secret_arn(value: str) -> str | None:
+    """Why a secret ARN without its 6-character suffix cannot work, or None."""
+    match = SECRET_ARN.fullmatch(value)
+    if match is None or FULL_SECRET_NAME.fullmatch(match.group("name")):
+        return None
+    return (
+        f"RedisAuthSecretArn={value} is a partial secret ARN (no -XXXXXX suffix): the probe's role is granted "
+        "that exact ARN, which matches no secret, so GetSecretValue would be denied; use the full ARN "
+        "(aws secretsmanager describe-secret --secret-id <name> --query ARN)"
+    )
+
+
 def invalid_value(name: str, value: str, spec: Mapping[str, Any]) -> str | None:
+    if name == "RedisAuthSecretArn" and (partial := partial_secret_arn(value)):
+        return partial
     kind = str(spec.get("Type", "String"))
     allowed = [str(item) for item in spec.get("AllowedValues") or []]
     if kind in TYPE_PATTERNS:
@@ -567,6 +586,9 @@ def _secret(parameters: Mapping[str, str], secretsmanager: Any) -> list[Finding]
         raise
     if described.get("DeletedDate"):
         return [fail("secret", f"{described.get('Name')} is scheduled for deletion")]
+    full = str(described.get("ARN") or arn)
+    if full != arn:  # a name that itself ends in "-" and 6 characters looks complete offline
+        return [fail("secret", f"RedisAuthSecretArn={arn} is a partial ARN: use the full ARN {full}")]
     return [ok("secret", f"{described.get('Name')} exists")]
 
 
