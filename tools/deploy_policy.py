@@ -1,6 +1,6 @@
 """The IAM policy a deployer needs for `make deploy` / `make delete`, generated from what the template creates.
 
-    python -m tools.deploy_policy [--check]     (make docs writes docs/deploy-policy.json)
+    python -m tools.deploy_policy [--check]     (make docs writes docs/deploy-policy/)
 
 Every resource type the stack can create (tests/template/test_deploy_policy.py checks the list against
 the transformed template in all its variants) contributes the permissions its CloudFormation handlers
