@@ -28,6 +28,7 @@ from gdfailover.elasticache import ElastiCacheGlobalDatastores, MemberRole
 from tools.awsclients import ClientFactory, boto3_clients, describe_error, is_missing_stack, read_stack
 from tools.cfn import SAMCONFIG, load_template, parameter_defaults
 from tools.checks import USAGE_OR_AWS_ERROR, Finding, error, exit_code, fail, ok, summary, warn
+from tools.deploy_policy import BOUNDARY_NAME
 from tools.pairing import creates_zone, plan_wiring
 from tools.samconfig import DeployEnv, SamConfig, SamConfigError
 
@@ -270,6 +271,15 @@ def consistency_checks(env: DeployEnv, parameters: Mapping[str, str]) -> list[Fi
             findings.append(fail("regions", f"the {service} is in this stack's own region {env.region}"))
     if parameters.get("PeerVpcRegion") == env.region:
         findings.append(fail("regions", f"PeerVpcRegion is this stack's own region {env.region}"))
+    boundary = parameters.get("PermissionsBoundaryArn", "")
+    if boundary and not boundary.endswith(f":policy/{BOUNDARY_NAME}"):
+        findings.append(
+            warn(
+                "boundary",
+                f"PermissionsBoundaryArn names {boundary.rsplit('/', 1)[-1]}: the deployer policy (docs/deploy-policy) "
+                f"creates and changes roles only with {BOUNDARY_NAME}",
+            )
+        )
     for condition, service, endpoint in PROBE_APIS:
         if _probe_needs(parameters, condition) and parameters.get(endpoint) != "true":
             findings.append(

@@ -390,3 +390,14 @@ def test_a_secret_name_that_looks_complete_is_checked_online() -> None:
     assert refused.level == Level.FAIL
     assert refused.message == f"RedisAuthSecretArn={partial} is a partial ARN: use the full ARN {full}"
     assert accepted.level == Level.OK
+
+
+def test_a_boundary_the_deployer_policy_does_not_name_is_a_warning(tmp_path: Path) -> None:
+    other = "PermissionsBoundaryArn=arn:aws:iam::210987654321:policy/team-boundary"
+    code, lines = run(write_samconfig(tmp_path, with_overrides("primary", other)), "--config-env", "primary")
+    assert code == 0, lines
+    assert any(line.startswith("warn  boundary: PermissionsBoundaryArn names team-boundary") for line in lines)
+    ours = "PermissionsBoundaryArn=arn:aws:iam::210987654321:policy/gds-failover-boundary"
+    code, lines = run(write_samconfig(tmp_path, with_overrides("primary", ours)), "--config-env", "primary")
+    assert code == 0, lines
+    assert not [line for line in lines if "boundary" in line]
