@@ -274,13 +274,31 @@ class _Statement:
         self.findings.append(Finding(self.policy.source, self.sid, kind, detail))
 
 
+#: Global condition keys whose presence depends on the action: tags (Service Authorization Reference lists
+#: them per action and per resource type). The other aws: keys are in every request context that has them.
+TAG_KEYS = ("aws:resourcetag/", "aws:requesttag/", "aws:tagkeys")
+
+
+def supported_keys(action: str) -> list[str]:
+    """Condition keys an action supports: its own, and those of the resource types it takes."""
+    details = privilege(action)
+    keys = [k for entry in details["resource_types"] for k in entry["condition_keys"]]
+    types = {entry["resource_type"].rstrip("*") for entry in details["resource_types"]}
+    keys += [k for r in details["service"]["resources"] if r["resource"] in types for k in r["condition_keys"]]
+    return keys
+
+
 def _check_conditions(stmt: _Statement, conditions: dict[str, Any], allowlist: list[Entry]) -> None:
     parliament = _parliament()
-    keys = [key for block in conditions.values() for key in block if not key.lower().startswith("aws:")]
-    for key in keys:  # global (aws:) keys are left to parliament, which checks their value types
+    keys = [
+        key
+        for block in conditions.values()
+        for key in block
+        if not key.lower().startswith("aws:") or key.lower().startswith(TAG_KEYS)
+    ]
+    for key in keys:  # the other global (aws:) keys are left to parliament, which checks their value types
         for action in stmt.expanded:
-            supported = [k for entry in privilege(action)["resource_types"] for k in entry["condition_keys"]]
-            if any(parliament.statement.is_condition_key_match(k, key) for k in supported):
+            if any(parliament.statement.is_condition_key_match(k, key) for k in supported_keys(action)):
                 continue
             if not _allowed(allowlist, "condition", stmt.source, action, key=key):
                 stmt.report("UNKNOWN_CONDITION_FOR_ACTION", f"{action} does not support {key}")

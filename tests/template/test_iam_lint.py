@@ -146,6 +146,24 @@ def test_finding_2_a_condition_key_the_action_does_not_support_fails() -> None:
     )
 
 
+def test_a_tag_condition_on_an_action_without_tags_fails() -> None:
+    """aws:ResourceTag is global but present only for actions and resource types that support it."""
+    tagged = {
+        "Sid": "EventsOfTaggedGroups",
+        "Effect": "Allow",
+        "Action": ["elasticache:DescribeEvents", "elasticache:InterruptClusterAzPower"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:ResourceTag/gds-failover-gameday": "in-region-failover"}},
+    }
+    found = lint("examples/gameday/template.yaml:ExperimentRole/x", tagged)
+    assert [(f.kind, f.detail) for f in found if f.kind == "UNKNOWN_CONDITION_FOR_ACTION"] == [
+        (
+            "UNKNOWN_CONDITION_FOR_ACTION",
+            "elasticache:DescribeEvents does not support aws:ResourceTag/gds-failover-gameday",
+        )
+    ]
+
+
 def test_a_resource_type_required_elsewhere_in_the_policy_is_enough() -> None:
     """IAM authorizes each resource of a request against all statements: the game day's CreateNetworkAcl is
     split over a VPC statement and a network-acl statement, and that is fine; one alone is not."""
