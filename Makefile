@@ -70,12 +70,13 @@ redis-server: ## install redis-server from Debian packages when it is missing
 
 test: venv redis-server lint unit integration template-gates example-gates drill-all ## everything CI runs
 
-lint: venv ## ruff and mypy
+lint: venv ## ruff, mypy and the IAM policy lint (tools/iam_lint.py)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	@# each handler is a top-level module named app: check them one at a time
 	for handler in functions/*/app.py; do $(BIN)/mypy "$$handler" || exit 1; done
+	$(BIN)/python -m tools.iam_lint
 
 unit: venv ## fast tests, no servers
 	$(BIN)/pytest tests/unit tests/template examples/client-python/tests -q

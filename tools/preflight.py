@@ -28,6 +28,7 @@ from gdfailover.elasticache import ElastiCacheGlobalDatastores, MemberRole
 from tools.awsclients import ClientFactory, boto3_clients, describe_error, is_missing_stack, read_stack
 from tools.cfn import SAMCONFIG, load_template, parameter_defaults
 from tools.checks import USAGE_OR_AWS_ERROR, Finding, error, exit_code, fail, ok, summary, warn
+from tools.deploy_policy import BOUNDARY_NAME
 from tools.pairing import creates_zone, plan_wiring
 from tools.samconfig import DeployEnv, SamConfig, SamConfigError
 
@@ -118,7 +119,26 @@ def placeholder_reason(value: str) -> str | None:
     return next((why for pattern, why in PLACEHOLDERS if pattern.search(value)), None)
 
 
+#: A Secrets Manager secret ARN as IAM matches it: the name, "-" and the 6 characters Secrets Manager adds.
+SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:(?P<name>[^:]+)")
+FULL_SECRET_NAME = re.compile(r".+-[A-Za-z0-9]{6}")
+
+
+def partial_secret_arn(value: str) -> str | None:
+    """Why a secret ARN without its 6-character suffix cannot work, or None."""
+    match = SECRET_ARN.fullmatch(value)
+    if match is None or FULL_SECRET_NAME.fullmatch(match.group("name")):
+        return None
+    return (
+        f"RedisAuthSecretArn={value} is a partial secret ARN (no -XXXXXX suffix): the probe's role is granted "
+        "that exact ARN, which matches no secret, so GetSecretValue would be denied; use the full ARN "
+        "(aws secretsmanager describe-secret --secret-id <name> --query ARN)"
+    )
+
+
 def invalid_value(name: str, value: str, spec: Mapping[str, Any]) -> str | None:
+    if name == "RedisAuthSecretArn" and (partial := partial_secret_arn(value)):
+        return partial
     kind = str(spec.get("Type", "String"))
     allowed = [str(item) for item in spec.get("AllowedValues") or []]
     if kind in TYPE_PATTERNS:
@@ -251,6 +271,15 @@ def consistency_checks(env: DeployEnv, parameters: Mapping[str, str]) -> list[Fi
             findings.append(fail("regions", f"the {service} is in this stack's own region {env.region}"))
     if parameters.get("PeerVpcRegion") == env.region:
         findings.append(fail("regions", f"PeerVpcRegion is this stack's own region {env.region}"))
+    boundary = parameters.get("PermissionsBoundaryArn", "")
+    if boundary and not boundary.endswith(f":policy/{BOUNDARY_NAME}"):
+        findings.append(
+            warn(
+                "boundary",
+                f"PermissionsBoundaryArn names {boundary.rsplit('/', 1)[-1]}: the deployer policy (docs/deploy-policy) "
+                f"creates and changes roles only with {BOUNDARY_NAME}",
+            )
+        )
     for condition, service, endpoint in PROBE_APIS:
         if _probe_needs(parameters, condition) and parameters.get(endpoint) != "true":
             findings.append(
@@ -567,6 +596,9 @@ def _secret(parameters: Mapping[str, str], secretsmanager: Any) -> list[Finding]
         raise
     if described.get("DeletedDate"):
         return [fail("secret", f"{described.get('Name')} is scheduled for deletion")]
+    full = str(described.get("ARN") or arn)
+    if full != arn:  # a name that itself ends in "-" and 6 characters looks complete offline
+        return [fail("secret", f"RedisAuthSecretArn={arn} is a partial ARN: use the full ARN {full}")]
     return [ok("secret", f"{described.get('Name')} exists")]
 
 

@@ -162,6 +162,12 @@ def test_every_template_rule_has_a_case_above() -> None:
             SAMCONFIG.replace("vpc-0a1b2c3d4e5f60718", "vpc-0123456789abcdef0"),
             "VpcId=vpc-0123456789abcdef0 (an example id)",
         ),
+        (
+            "primary",
+            ["RedisAuthSecretArn=arn:aws:secretsmanager:us-east-1:210987654321:secret:orders-auth"],
+            None,
+            "is a partial secret ARN (no -XXXXXX suffix)",
+        ),
         ("primary", ["ProbeCadenceSeconds=7"], None, "ProbeCadenceSeconds=7 is not one of 30, 20, 15, 10"),
         ("primary", ["RecordTtl=0"], None, "RecordTtl=0 is outside 1..300"),
         (
@@ -350,3 +356,48 @@ def test_members_must_match_shards_node_type_engine_and_mode() -> None:
     assert "a cluster mode is enabled, the Global Datastore's is disabled" in member_mismatches(
         {"a": _cluster_group(1), "b": disabled}, {"ClusterEnabled": False}
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "partial"),
+    [
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-auth-AbCdEf", False),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/redis/auth-a1B2c3", False),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:auth", True),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/redis/auth", True),
+        ("", False),
+    ],
+)
+def test_a_partial_secret_arn_is_refused_offline_and_by_the_template(value: str, partial: bool) -> None:
+    assert (preflight.partial_secret_arn(value) is not None) is partial
+    pattern = load_template()["Parameters"]["RedisAuthSecretArn"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, value) is None) is partial
+
+
+def test_a_secret_name_that_looks_complete_is_checked_online() -> None:
+    """A name ending in "-" and 6 characters passes offline; DescribeSecret returns the full ARN."""
+    import boto3
+    from botocore.stub import Stubber
+
+    partial = "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders-auth"
+    full = f"{partial}-AbCdEf"
+    client = boto3.client("secretsmanager", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    with Stubber(client) as stubber:
+        stubber.add_response("describe_secret", {"ARN": full, "Name": "orders-auth"}, {"SecretId": partial})
+        stubber.add_response("describe_secret", {"ARN": full, "Name": "orders-auth"}, {"SecretId": full})
+        (refused,) = preflight._secret({"RedisAuthSecretArn": partial}, client)
+        (accepted,) = preflight._secret({"RedisAuthSecretArn": full}, client)
+    assert refused.level == Level.FAIL
+    assert refused.message == f"RedisAuthSecretArn={partial} is a partial ARN: use the full ARN {full}"
+    assert accepted.level == Level.OK
+
+
+def test_a_boundary_the_deployer_policy_does_not_name_is_a_warning(tmp_path: Path) -> None:
+    other = "PermissionsBoundaryArn=arn:aws:iam::210987654321:policy/team-boundary"
+    code, lines = run(write_samconfig(tmp_path, with_overrides("primary", other)), "--config-env", "primary")
+    assert code == 0, lines
+    assert any(line.startswith("warn  boundary: PermissionsBoundaryArn names team-boundary") for line in lines)
+    ours = "PermissionsBoundaryArn=arn:aws:iam::210987654321:policy/gds-failover-boundary"
+    code, lines = run(write_samconfig(tmp_path, with_overrides("primary", ours)), "--config-env", "primary")
+    assert code == 0, lines
+    assert not [line for line in lines if "boundary" in line]
