@@ -356,3 +356,19 @@ def test_the_repository_is_licensed_as_it_says() -> None:
     assert _read("LICENSE").split()[:3] == ["Apache", "License", "Version"]
     assert 'license = { text = "Apache-2.0" }' in _read("pyproject.toml")
     assert 'license = "Apache-2.0"' in _read("examples/client-python/pyproject.toml")
+
+
+def test_what_pages_is_the_template_list() -> None:
+    """docs/parameters.md#what-pages names exactly the alarms that notify the operator topic."""
+    from gdfailover.promoter import NOTIFIED_OUTCOMES
+    from tests.template.test_paging import PAGING_ALARMS
+
+    section = _section(_read("docs/parameters.md"), "What pages")
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Source")]
+    named = {name for row in rows for name in re.findall(r"`(\w+Alarm)`", row.split("|")[1])}
+    assert named == set(PAGING_ALARMS)
+    promoter_rows = [row for row in rows if row.startswith("| the promoter |")]
+    assert len(promoter_rows) == len(NOTIFIED_OUTCOMES)
+    for outcome in NOTIFIED_OUTCOMES:  # "promoted" / "refused to promote"
+        assert any(outcome.value[:-1] in row for row in promoter_rows), outcome
+    assert "the promotion trigger alarm" in section  # named among what does not page
