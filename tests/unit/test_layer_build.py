@@ -84,7 +84,10 @@ def test_the_lambda_list_is_the_closure_of_the_runtime_requirements() -> None:
         assert lock[name][0] == version, (
             f"{name}: requirements.txt pins {version}, requirements-lambda.txt {lock[name][0]}"
         )
-    assert _closure(direct) == set(lock), "regenerate layers/shared/requirements-lambda.txt (its header says how)"
+    closure = _closure(direct)
+    assert closure == set(lock), (
+        f"requirements-lambda.txt: add {sorted(closure - set(lock))}, drop {sorted(set(lock) - closure)}"
+    )
 
 
 def test_the_lambda_list_pins_what_the_tests_run() -> None:
