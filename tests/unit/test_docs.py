@@ -372,3 +372,11 @@ def test_what_pages_is_the_template_list() -> None:
     for outcome in NOTIFIED_OUTCOMES:  # "promoted" / "refused to promote"
         assert any(outcome.value[:-1] in row for row in promoter_rows), outcome
     assert "the promotion trigger alarm" in section  # named among what does not page
+
+
+def test_the_promoter_environment_table_lists_every_variable(template: dict[str, Any]) -> None:
+    """docs/promotion.md's table: each variable the template sets on PromoteFunction, and its own defaults."""
+    variables = set(template["Resources"]["PromoteFunction"]["Properties"]["Environment"]["Variables"])
+    variables |= set(template["Globals"]["Function"]["Environment"]["Variables"])
+    documented = set(re.findall(r"(?m)^\| ([A-Z][A-Z0-9_]+) \|", _read("docs/promotion.md")))
+    assert variables <= documented, sorted(variables - documented)

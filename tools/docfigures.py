@@ -1,0 +1,297 @@
+"""Every figure the docs quote traces to a source: the scan behind tests/unit/test_docs.py.
+
+    python -m tools.docfigures          list the figures no source accounts for (exit 1 if any)
+
+A *figure* is a number with a unit in Markdown prose: seconds, minutes, hours, days, ms, %, dollars
+(``$1.20``), timeline marks (``T+58``, ``T+58/110``) and scenario counts (``36 scenarios``). Code blocks,
+inline code and link targets are not prose and are not scanned. Files: README.md, every docs/*.md,
+CHANGELOG.md's current (first) version section, and examples/*/README.md.
+
+A figure is traced when one of these holds (checked in this order):
+
+1. **generated**: it is a value ``make docs`` writes (a :class:`tools.docsync.Quote`). To add a figure
+   that is computed from the template, ``make rto`` or the code, add a Quote there and run ``make docs``.
+2. **quoted**: it stands inside a quotation (``"..."``, or a ``>`` blockquote line). This is how a
+   sourced AWS fact is marked: quote the AWS page's words and link the page, e.g.
+   ``CloudWatch: "If the alarm period is 10 seconds or 30 seconds, the alarm is evaluated every 10 seconds"``.
+3. **named**: its sentence (or table row) names its source in backticks, and the value is that source's:
+   a template parameter (its ``Default``, ``MinValue``, ``MaxValue`` or one of its ``AllowedValues``;
+   "N s by default" must be the ``Default``), a variable a function's ``Environment`` sets, or a numeric
+   constant of ``gdfailover``/``tools`` (e.g. ``SECRET_CACHE_SECONDS``). Minutes, hours and days are
+   compared in seconds too (``LOCAL_HEALTH_MAX_AGE_SECONDS`` = 300 matches "5 minutes").
+4. **modelled**: its sentence names ``make rto`` and the value is one ``make rto`` prints at the template
+   defaults (the timing model, the profiles, the cost lines).
+5. **allowed**: listed in :data:`ALLOWED` with the source a reader can check (the last resort; keep it
+   short).
+
+Anything else fails the test, naming the file, line and figure: generate it, name its source, quote it,
+or cut it (a doc that says "see `make rto`" cannot drift).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from tools.cfn import ROOT, load_template
+
+#: The last resort: (file, a regular expression matched against the figure's sentence) -> the source.
+#: Each entry says where a reader checks the number.
+ALLOWED: dict[tuple[str, str], str] = {}
+
+UNITS = r"(?:ms|s|sec|seconds?|minutes?|min|hours?|h|days?|%|scenarios)"
+_NUMBER = r"\d[\d,]*(?:\.\d+)?"
+FIGURE = re.compile(
+    rf"(?<![\w.+/$-])(?:"
+    rf"\$(?P<dollars>{_NUMBER})"
+    rf"|T\+(?P<mark>{_NUMBER}(?:/{_NUMBER})?)"
+    rf"|(?P<value>{_NUMBER}(?:\s?(?:-|–|to|/|or)\s?{_NUMBER})?)\s?(?P<unit>{UNITS})"
+    rf")(?![\w])"
+)
+SECONDS_PER = {"minute": 60.0, "min": 60.0, "hour": 3600.0, "h": 3600.0, "day": 86400.0}
+_IDENTIFIER = re.compile(r"`([A-Za-z_][A-Za-z0-9_]*)(?:=[^`]*)?`")
+
+
+@dataclass(frozen=True)
+class Figure:
+    path: str
+    line: int
+    text: str
+    sentence: str
+    #: the paragraph (or table row) around the sentence: where a source named nearby is looked for
+    paragraph: str = ""
+
+    def describe(self) -> str:
+        return f"{self.path}:{self.line}: {self.text!r} in: {self.sentence.strip()[:160]}"
+
+
+def doc_files(root: Path = ROOT) -> list[Path]:
+    return [
+        root / "README.md",
+        *sorted((root / "docs").glob("*.md")),
+        root / "CHANGELOG.md",
+        *sorted((root / "examples").glob("*/README.md")),
+    ]
+
+
+def _current_changelog_section(text: str) -> str:
+    """The first version section; later (released) sections are history and are kept as written."""
+    starts = [m.start() for m in re.finditer(r"(?m)^## ", text)]
+    if len(starts) < 2:
+        return text
+    return text[: starts[1]] + re.sub(r"[^\n]", " ", text[starts[1] :])
+
+
+def _blank(match: re.Match[str]) -> str:
+    return re.sub(r"[^\n]", " ", match.group(0))
+
+
+def prose(text: str) -> str:
+    """The text with code, link targets and HTML comments blanked (offsets and lines kept)."""
+    text = re.sub(r"(?ms)^```.*?^```", _blank, text)
+    text = re.sub(r"<!--.*?-->", _blank, text, flags=re.S)
+    text = re.sub(r"\]\([^)]*\)", _blank, text)
+    return text
+
+
+def _without_code_spans(text: str) -> str:
+    return re.sub(r"`[^`\n]*`", _blank, text)
+
+
+def _sentences(text: str) -> Iterator[tuple[int, int, int, int]]:
+    """(start, end) of each sentence or table row, and of its paragraph (a table row is its own)."""
+    for block in re.finditer(r"(?ms)(?:^(?!\s*$).*?$\n?)+", text):
+        start = block.start()
+        body = block.group(0)
+        if body.lstrip().startswith("|"):
+            offset = start
+            for row in body.splitlines(keepends=True):
+                yield offset, offset + len(row), offset, offset + len(row)
+                offset += len(row)
+            continue
+        cursor = 0
+        for end in re.finditer(r"(?<=[.!?;])\s+(?=[A-Z(`*\[])|\n(?=\s*(?:[-*]|\d+\.)\s)", body):
+            yield start + cursor, start + end.start(), start, start + len(body)
+            cursor = end.end()
+        yield start + cursor, start + len(body), start, start + len(body)
+
+
+def figures(path: Path, root: Path = ROOT) -> list[Figure]:
+    raw = path.read_text(encoding="utf-8")
+    if path.name == "CHANGELOG.md":
+        raw = _current_changelog_section(raw)
+    text = prose(raw)
+    scan = _without_code_spans(text)
+    found = []
+    for start, end, block_start, block_end in _sentences(text):
+        for match in FIGURE.finditer(scan, start, end):
+            line = text.count("\n", 0, match.start()) + 1
+            found.append(
+                Figure(
+                    str(path.relative_to(root)), line, match.group(0), raw[start:end], raw[block_start:block_end]
+                )
+            )
+    return found
+
+
+# --- sources ---------------------------------------------------------------------------------------
+
+
+def _numbers(text: str) -> set[float]:
+    return {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+
+
+def figure_values(figure: str) -> list[float]:
+    """The figure's numbers, and in seconds when its unit is minutes, hours or days."""
+    values = sorted(_numbers(figure.split("T+", 1)[-1].lstrip("$")))
+    unit = re.search(r"(minute|min|hour|h|day)s?$", figure)
+    if unit:
+        values += [v * SECONDS_PER[unit.group(1)] for v in values]
+    return values
+
+
+def _number(raw: Any) -> float | None:
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+@cache
+def named_sources(root: Path = ROOT) -> dict[str, set[float]]:
+    """Every backtick-able source name -> the values a doc may quote for it."""
+    template = load_template(root / "template.yaml")
+    sources: dict[str, set[float]] = {}
+    for name, spec in (template.get("Parameters") or {}).items():
+        values = [spec.get("Default"), spec.get("MinValue"), spec.get("MaxValue"), *spec.get("AllowedValues", [])]
+        sources[name] = {v for v in map(_number, values) if v is not None}
+    for resource in template["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        for name, value in variables.items():
+            number = _number(value)
+            if number is not None:
+                sources.setdefault(name, set()).add(number)
+    for module in [*(root / "layers/shared/gdfailover").glob("*.py"), *(root / "tools").rglob("*.py")]:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        for node in tree.body:
+            target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+            if isinstance(node, ast.AnnAssign):
+                target = node.target
+            value = getattr(node, "value", None)
+            if isinstance(target, ast.Name) and target.id.isupper() and value is not None:
+                number = _constant(value)
+                if number is not None:
+                    sources.setdefault(target.id, set()).add(number)
+    return sources
+
+
+def _constant(value: ast.expr) -> float | None:
+    """A numeric literal, or ``timedelta(...)`` of literals in seconds."""
+    if isinstance(value, ast.Call) and getattr(value.func, "id", getattr(value.func, "attr", "")) == "timedelta":
+        seconds = 0.0
+        for keyword in value.keywords:
+            amount = _number(ast.literal_eval(keyword.value)) if isinstance(keyword.value, ast.Constant) else None
+            scale = {"seconds": 1.0, "minutes": 60.0, "hours": 3600.0, "days": 86400.0}.get(keyword.arg or "")
+            if amount is None or scale is None:
+                return None
+            seconds += amount * scale
+        return seconds
+    try:
+        return _number(ast.literal_eval(value))
+    except ValueError:
+        return None
+
+
+@cache
+def defaults(root: Path = ROOT) -> dict[str, float]:
+    template = load_template(root / "template.yaml")
+    found = {}
+    for name, spec in (template.get("Parameters") or {}).items():
+        number = _number(spec.get("Default"))
+        if number is not None:
+            found[name] = number
+    return found
+
+
+@cache
+def model_numbers() -> set[float]:
+    """Every number ``make rto`` prints at the template defaults (model, profiles, costs)."""
+    from tools.rto import TimingModel, render
+
+    model = TimingModel.from_template()
+    return _numbers(render(model, None))
+
+
+def _generated_spans(path: str, root: Path) -> list[tuple[int, int]]:
+    from tools.docsync import QUOTES
+
+    text = (root / path).read_text(encoding="utf-8")
+    return [
+        match.span(1) for quote in QUOTES if quote.path == path for match in re.finditer(quote.pattern, text)
+    ]
+
+
+def _quoted(sentence: str, figure: str) -> bool:
+    if sentence.lstrip().startswith(">"):
+        return True
+    return any(figure in inner for inner in re.findall(r'"([^"\n]*)"|“([^”]*)”', sentence) for inner in inner)
+
+
+def why_traced(figure: Figure, root: Path = ROOT) -> str | None:
+    """The rule that traces ``figure``, or None."""
+    raw = (root / figure.path).read_text(encoding="utf-8")
+    offset = _offset_of(raw, figure)
+    if offset is not None and any(start <= offset < end for start, end in _generated_spans(figure.path, root)):
+        return "generated"
+    if _quoted(figure.sentence, figure.text):
+        return "quoted"
+    values = figure_values(figure.text)
+    sources = named_sources(root)
+    named = [name for name in _IDENTIFIER.findall(figure.sentence) if name in sources]
+    named = named or [name for name in _IDENTIFIER.findall(figure.paragraph) if name in sources]
+    if named:
+        by_default = re.search(re.escape(figure.text) + r"\)?,? by default|default(?: of| is|:)? " + re.escape(
+            figure.text
+        ), figure.sentence)
+        if by_default:
+            if any(defaults(root).get(name) in values for name in named):
+                return "named default"
+        elif all(any(v in sources[name] for name in named) for v in values[:1]):
+            return "named"
+    if "make rto" in figure.sentence and all(v in model_numbers() for v in _numbers(figure.text)):
+        return "modelled"
+    for (path, pattern), _source in ALLOWED.items():
+        if path == figure.path and re.search(pattern, figure.sentence):
+            return "allowed"
+    return None
+
+
+def _offset_of(raw: str, figure: Figure) -> int | None:
+    """The figure's offset in the file: the first occurrence of its text on its line."""
+    lines = raw.splitlines(keepends=True)
+    start = sum(len(line) for line in lines[: figure.line - 1])
+    index = raw.find(figure.text, start)
+    return index if index >= 0 else None
+
+
+def untraced(root: Path = ROOT) -> list[Figure]:
+    return [figure for path in doc_files(root) for figure in figures(path, root) if why_traced(figure, root) is None]
+
+
+def main(argv: list[str] | None = None) -> int:
+    found = untraced()
+    for figure in found:
+        print(figure.describe())
+    if found:
+        print(f"{len(found)} figure(s) with no source: see tools/docfigures.py for how to trace one")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
