@@ -181,8 +181,15 @@ def named_sources(root: Path = ROOT) -> dict[str, set[float]]:
             number = _number(value)
             if number is not None:
                 sources.setdefault(name, set()).add(number)
-    for module in [*(root / "layers/shared/gdfailover").glob("*.py"), *(root / "tools").rglob("*.py")]:
+    modules = [
+        *(root / "layers/shared/gdfailover").glob("*.py"),
+        *(root / "examples/client-python/gds_client").glob("*.py"),
+        *(root / "tools").rglob("*.py"),
+    ]
+    for module in modules:
         tree = ast.parse(module.read_text(encoding="utf-8"))
+        for name, numbers in _environment_reads(tree):
+            sources.setdefault(name, set()).update(numbers)
         for node in tree.body:
             target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
             if isinstance(node, ast.AnnAssign):
@@ -193,6 +200,40 @@ def named_sources(root: Path = ROOT) -> dict[str, set[float]]:
                 if number is not None:
                     sources.setdefault(target.id, set()).add(number)
     return sources
+
+
+def _environment_reads(tree: ast.Module) -> Iterator[tuple[str, list[float]]]:
+    """``env_int(env, "NAME", default, low, high)`` and the like: the variable's default and bounds."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not getattr(node.func, "id", "").startswith("env_"):
+            continue
+        names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        numbers = [n for n in map(_arithmetic, node.args) if n is not None]
+        if names and re.fullmatch(r"[A-Z][A-Z0-9_]+", names[0]) and numbers:
+            yield names[0], numbers
+
+
+def _arithmetic(node: ast.expr) -> float | None:
+    """A number literal, or + - * of them (``30 * 86_400``)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.BinOp):
+        left, right = _arithmetic(node.left), _arithmetic(node.right)
+        if left is None or right is None:
+            return None
+        if isinstance(node.op, ast.Mult):
+            return left * right
+        if isinstance(node.op, ast.Add):
+            return left + right
+        if isinstance(node.op, ast.Sub):
+            return left - right
+    return None
+
+
+@cache
+def _environment_defaults() -> dict[str, float]:
+    config = ast.parse((ROOT / "layers/shared/gdfailover/config.py").read_text(encoding="utf-8"))
+    return {name: numbers[0] for name, numbers in _environment_reads(config)}
 
 
 def _constant(value: ast.expr) -> float | None:
@@ -215,7 +256,7 @@ def _constant(value: ast.expr) -> float | None:
 @cache
 def defaults(root: Path = ROOT) -> dict[str, float]:
     template = load_template(root / "template.yaml")
-    found = {}
+    found = dict(_environment_defaults())  # a variable's default when the environment leaves it unset
     for name, spec in (template.get("Parameters") or {}).items():
         number = _number(spec.get("Default"))
         if number is not None:
