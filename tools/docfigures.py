@@ -49,7 +49,11 @@ from tools.cfn import ROOT, load_template
 
 #: The last resort: (file, a regular expression matched against the figure's sentence) -> the source.
 #: Each entry says where a reader checks the number.
-ALLOWED: dict[tuple[str, str], str] = {}
+ALLOWED: dict[tuple[str, str], str] = {
+    ("docs/parameters.md", r"^- Writer alarm: `HealthCheckStatus`, `Maximum`, period 60 s"): (
+        "read back from template.yaml by tests/unit/test_docs.py::test_the_fixed_writer_alarm_is_the_template_one"
+    ),
+}
 
 UNITS = r"(?:ms|s|sec|seconds?|minutes?|min|hours?|h|days?|%|scenarios)"
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
@@ -175,7 +179,12 @@ def named_sources(root: Path = ROOT) -> dict[str, set[float]]:
     for name, spec in (template.get("Parameters") or {}).items():
         values = [spec.get("Default"), spec.get("MinValue"), spec.get("MaxValue"), *spec.get("AllowedValues", [])]
         sources[name] = {v for v in map(_number, values) if v is not None}
-    for resource in template["Resources"].values():
+    for logical_id, resource in template["Resources"].items():
+        if resource.get("Type") == "AWS::CloudWatch::Alarm":  # "`EngineCpuAlarm`: above 80 % for 5 minutes"
+            sources[logical_id] = _alarm_figures(resource["Properties"])
+        timeout = _number(resource.get("Properties", {}).get("Timeout"))
+        if timeout is not None:  # "`ProbeFunction` times out at 10 s"
+            sources.setdefault(logical_id, set()).add(timeout)
         variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
         for name, value in variables.items():
             number = _number(value)
@@ -200,6 +209,18 @@ def named_sources(root: Path = ROOT) -> dict[str, set[float]]:
                 if number is not None:
                     sources.setdefault(target.id, set()).add(number)
     return sources
+
+
+def _alarm_figures(props: dict[str, Any]) -> set[float]:
+    """An alarm's literal threshold, period and evaluation window (periods x period, in seconds)."""
+    periods = [_number(props.get("Period"))]
+    periods += [_number(q["MetricStat"].get("Period")) for q in props.get("Metrics", []) if "MetricStat" in q]
+    period = next((p for p in periods if p is not None), None)
+    evaluations = _number(props.get("EvaluationPeriods"))
+    found = {v for v in (_number(props.get("Threshold")), period, evaluations) if v is not None}
+    if period is not None and evaluations is not None:
+        found.add(period * evaluations)
+    return found
 
 
 def _environment_reads(tree: ast.Module) -> Iterator[tuple[str, list[float]]]:
@@ -281,6 +302,11 @@ def _computed() -> tuple[tuple[str, str, str], ...]:
     return tuple((quote.path, quote.pattern, quote.compute()) for quote in QUOTES)
 
 
+def _prices() -> set[float]:
+    """The unit prices `make rto` multiplies (tools/rto.py's PRICE_* constants)."""
+    return {v for name, values in named_sources().items() if name.startswith("PRICE_") for v in values}
+
+
 def _generated_spans(path: str, text: str) -> list[tuple[int, int]]:
     """Where ``make docs`` writes a value, and only where the value is the one it computes."""
     return [
@@ -302,7 +328,8 @@ def why_traced(figure: Figure, raw: str | None = None) -> str | None:  # noqa: P
     """The rule that traces ``figure`` (``raw``: its file's text, read from the repository if None), or None."""
     raw = (ROOT / figure.path).read_text(encoding="utf-8") if raw is None else raw
     offset = _offset_of(raw, figure)
-    if offset is not None and any(start <= offset < end for start, end in _generated_spans(figure.path, raw)):
+    spans = _generated_spans(figure.path, raw)
+    if offset is not None and any(start < offset + len(figure.text) and offset < end for start, end in spans):
         return "generated"
     if _quoted(figure.sentence, figure.text):
         return "quoted"
@@ -321,7 +348,7 @@ def why_traced(figure: Figure, raw: str | None = None) -> str | None:  # noqa: P
         return "named"  # a parameter's default, bound or allowed value; a constant's or variable's value
     elif any(value in _settled(name) for name in nearby for value in values):
         return "named nearby"  # named elsewhere in the paragraph: only its default, or a constant's value
-    if "make rto" in figure.sentence and all(v in model_numbers() for v in _numbers(figure.text)):
+    if "make rto" in figure.sentence and all(v in model_numbers() | _prices() for v in _numbers(figure.text)):
         return "modelled"
     for (path, pattern), _source in ALLOWED.items():
         if path == figure.path and re.search(pattern, figure.sentence):
