@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from gdfailover.cluster_probe import run_cluster_probe
 from gdfailover.config import ProbeSettings
 from gdfailover.credentials import (
     SECRET_CACHE_SECONDS,
@@ -25,6 +26,7 @@ from gdfailover.credentials import (
 from gdfailover.probe import run_probe
 from gdfailover.redis_client import connect
 from tests.conftest import probe_env
+from tools.localcluster import LocalCluster
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles
 
 NEW_PASSWORD = "rotated-token-0123456789abcdef"
@@ -111,3 +113,31 @@ def test_a_secret_updated_before_the_server_keeps_the_cached_token(
     result = run_probe(settings, credentials, connect)
     assert result.status == "healthy", result.detail  # the cached old token still works: no re-read needed
     assert calls == [False, False]
+
+
+def test_a_rotation_reaches_every_shard_of_a_cluster(
+    tls_files: TlsFiles, secrets: boto3.client, redis_factory: Callable[..., RedisServer]
+) -> None:
+    """Cluster mode: the discovery connection re-reads the secret, and every shard is probed with the new token."""
+    del redis_factory  # only for its check that redis-server is installed
+    arn = str(secrets.create_secret(Name="redis-auth-c", SecretString=DEFAULT_PASSWORD)["ARN"])
+    calls: list[bool] = []
+    credentials = secrets_manager_credentials(arn, _counting(powertools_secret_fetcher(), calls))
+    with LocalCluster("grpa", shards=3, replicas=0, tls=tls_files) as cluster:
+        settings = ProbeSettings(
+            host="127.0.0.1",
+            port=cluster.node(1, 1).server.port,
+            tls_ca_file=str(tls_files.ca_cert),
+            region="grpa",
+            replication_group_id="grpa",
+            timeout_seconds=2.0,
+            cluster_mode=True,
+        )
+        assert run_cluster_probe(settings, credentials, connect).status == "healthy"
+        secrets.put_secret_value(SecretId=arn, SecretString=NEW_PASSWORD)
+        for node in cluster.nodes:
+            _rotate_server(node.server, NEW_PASSWORD)
+
+        result = run_cluster_probe(settings, credentials, connect)
+        assert result.status == "healthy", result.detail
+        assert calls == [False, False, True]
