@@ -321,7 +321,8 @@ def _generated_spans(path: str, text: str) -> list[tuple[int, int]]:
 def _quoted(sentence: str, figure: str) -> bool:
     if sentence.lstrip().startswith(">"):
         return True
-    return any(figure in inner for inner in re.findall(r'"([^"\n]*)"|“([^”]*)”', sentence) for inner in inner)
+    flat = " ".join(sentence.split())
+    return any(figure in inner for pair in re.findall(r'"([^"]*)"|“([^”]*)”', flat) for inner in pair)
 
 
 def why_traced(figure: Figure, raw: str | None = None) -> str | None:  # noqa: PLR0911 - a return per rule
