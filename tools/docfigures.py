@@ -16,13 +16,15 @@ A figure is traced when one of these holds (checked in this order):
    ``CloudWatch: "If the alarm period is 10 seconds or 30 seconds, the alarm is evaluated every 10 seconds"``.
 3. **named**: its sentence (or table row) names its source in backticks, and the value is that source's:
    a template parameter (its ``Default``, ``MinValue``, ``MaxValue`` or one of its ``AllowedValues``;
-   "N s by default" must be the ``Default``), a variable a function's ``Environment`` sets, or a numeric
-   constant of ``gdfailover``/``tools`` (e.g. ``SECRET_CACHE_SECONDS``). Minutes, hours and days are
-   compared in seconds too (``LOCAL_HEALTH_MAX_AGE_SECONDS`` = 300 matches "5 minutes").
+   "N s by default" must be the ``Default``), a variable a function's ``Environment`` sets or
+   ``gdfailover/config.py`` reads (its default and bounds), a numeric constant of ``gdfailover``,
+   ``gds_client`` or ``tools`` (e.g. ``SECRET_CACHE_SECONDS``; a ``timedelta`` in seconds), an alarm's
+   logical id (its threshold, period and evaluation window) or a function's (its ``Timeout``). Minutes,
+   hours and days are compared in seconds too (``LOCAL_HEALTH_MAX_AGE_SECONDS`` = 300 matches "5 minutes").
 4. **modelled**: its sentence names ``make rto`` and the value is one ``make rto`` prints at the template
-   defaults (the timing model, the profiles, the cost lines).
-5. **allowed**: listed in :data:`ALLOWED` with the source a reader can check (the last resort; keep it
-   short).
+   defaults (the timing model, the profiles, the cost lines) or one of its unit prices (``PRICE_*``).
+5. **allowed**: listed in :data:`ALLOWED` with the source a reader can check, e.g. the test that reads
+   the sentence back (the last resort; keep it short).
 
 A source named elsewhere in the paragraph (not in the figure's own sentence) counts only for its settled
 value: a parameter's ``Default``, a constant's value. Figures written before this scan that no rule traces
