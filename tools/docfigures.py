@@ -210,6 +210,8 @@ def named_sources(root: Path = ROOT) -> dict[str, set[float]]:
                 number = _constant(value)
                 if number is not None:
                     sources.setdefault(target.id, set()).add(number)
+                elif isinstance(value, ast.Call) and getattr(value.func, "id", "") == "Config":
+                    sources.setdefault(target.id, set()).update(_config_numbers(value))
     return sources
 
 
@@ -222,6 +224,15 @@ def _alarm_figures(props: dict[str, Any]) -> set[float]:
     found = {v for v in (_number(props.get("Threshold")), period, evaluations) if v is not None}
     if period is not None and evaluations is not None:
         found.add(period * evaluations)
+    return found
+
+
+def _config_numbers(call: ast.Call) -> set[float]:
+    """A botocore ``Config(...)``'s timeouts and attempts (``BOUNDED_CONFIG``: connect 1 s, read 2 s, 2 attempts)."""
+    found = set()
+    for node in ast.walk(call):
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            found.add(float(node.value))
     return found
 
 
