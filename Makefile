@@ -3,11 +3,14 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 # The local tooling runs on Python 3.11, 3.12 or 3.13 (tools/find-python picks the newest; PYTHON=... to choose).
-# Lambda runs python3.13: `make build` and the template gates need exactly that one.
-PYTHON313 = $(shell bash tools/find-python 3.13)
+# Lambda runs python3.13; `make build` builds for it from any of them (layers/shared/Makefile: pip wheels
+# for python3.13 and the template's architecture), so no python3.13 interpreter is needed.
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Two requirement sets in one virtualenv: deploy (requirements-deploy.txt: what make build, preflight,
+# deploy, verify, switchover and delete need) and development (requirements-dev.txt, which includes it).
 STAMP := $(VENV)/.installed
+DEPLOY_STAMP := $(VENV)/.installed-deploy
 
 CONFIG_ENV ?=
 ENV_VARS ?=
@@ -37,7 +40,7 @@ $(foreach name,EVENT ENV_VARS PLOT MEASURED,$(call refuse_unsafe,$(name),$(PATH_
 # as GD_* (their unexpanded text, $(value ...)), so they are not exported as themselves.
 unexport REASON CONFIRM EXPERIMENT TIMEOUT_MINUTES
 
-.PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
+.PHONY: help venv deploy-venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
 help: ## list the targets
 	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "%-16s%s\n", $$1, $$2 }' $(MAKEFILE_LIST)
@@ -49,17 +52,26 @@ help: ## list the targets
 refuse_old_env = @if [ "$(origin ENV)" = "command line" ]; then \
 	  echo "make $@: ENV= is no longer read; use $(1)"; exit 2; fi
 
-$(STAMP): requirements-dev.txt constraints.txt layers/shared/requirements.txt
-	@python="$$(bash tools/find-python)" || exit 2; \
+# Creates $(VENV) when it has no interpreter yet (an existing one keeps what it holds).
+NEW_VENV = @test -x $(BIN)/python || { python="$$(bash tools/find-python)" || exit 2; \
 	  echo "creating $(VENV) with Python $$("$$python" -c 'import platform; print(platform.python_version())') ($$python)"; \
 	  "$$python" -c 'import ensurepip' 2>/dev/null || { \
 	    echo "$$python cannot create a virtualenv: install its venv module (Debian/Ubuntu: apt-get install python3-venv)"; exit 2; }; \
-	  "$$python" -m venv --clear $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	  "$$python" -m venv $(VENV) && $(BIN)/pip install --quiet --upgrade pip; }
+
+$(STAMP): requirements-dev.txt requirements-deploy.txt constraints.txt layers/shared/requirements.txt
+	$(NEW_VENV)
 	$(BIN)/pip install --quiet -r requirements-dev.txt -c constraints.txt
+	touch $@ $(DEPLOY_STAMP)
+
+$(DEPLOY_STAMP): requirements-deploy.txt constraints.txt layers/shared/requirements.txt
+	$(NEW_VENV)
+	$(BIN)/pip install --quiet -r requirements-deploy.txt -c constraints.txt
 	touch $@
 
-venv: $(STAMP) ## create .venv with the pinned dependencies
+venv: $(STAMP) ## create .venv with the pinned development dependencies (includes the deploy set)
+
+deploy-venv: $(DEPLOY_STAMP) ## create .venv with the deploy dependencies only (no test stack)
 
 redis-server: ## install redis-server from Debian packages when it is missing
 	@command -v redis-server >/dev/null || { \
@@ -85,14 +97,13 @@ integration: venv redis-server ## tests against real redis-server and moto
 	$(BIN)/pytest tests/integration -q
 
 template-gates: venv ## sam validate --lint, cfn-lint, checkov, sam build
-	PYTHON313="$(PYTHON313)" BIN="$(BIN)" bash .ci/template-gates
+	BIN="$(BIN)" bash .ci/template-gates
 
 example-gates: venv ## examples: cfn-lint + checkov on examples/datastore, kubernetes-validate on examples/kubernetes
 	BIN="$(BIN)" bash .ci/example-gates
 
-build: venv ## sam build with python3.13 (the Lambda runtime)
-	@test -n "$(PYTHON313)" || { echo "make build needs Python 3.13, the Lambda runtime (found none via pyenv or PATH): install it (pyenv install 3.13, or your distribution's python3.13) and run make build again"; exit 2; }
-	PATH="$(dir $(PYTHON313)):$$PATH" $(BIN)/sam build --template template.yaml
+build: deploy-venv ## sam build for python3.13 (the Lambda runtime) from the Python you have (3.11-3.13)
+	BUILD_PYTHON="$(abspath $(BIN)/python)" $(BIN)/sam build --template template.yaml
 
 drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [PLOT=<file.png>]
 	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(PLOT),--plot "$(PLOT)")
@@ -120,36 +131,36 @@ invoke: venv ## run a function from template.yaml in-process, AWS emulated: EVEN
 CONFIG_ENV_USAGE = { echo "usage: make $@ CONFIG_ENV=<samconfig.toml environment, e.g. primary>"; exit 2; }
 PEER_ARG = $(if $(PEER),--peer "$(PEER)")
 
-preflight: venv ## is samconfig env ready? CONFIG_ENV=<env> [OFFLINE=1] [PEER=<env>]; exit 0 ok, 1 failed, 2 error
+preflight: deploy-venv ## is samconfig env ready? CONFIG_ENV=<env> [OFFLINE=1] [PEER=<env>]; exit 0 ok, 1 failed, 2 error
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.preflight --config-env "$(CONFIG_ENV)" $(PEER_ARG) $(if $(OFFLINE),--offline)
 
-deploy: venv ## preflight, sam build, sam deploy with the peer's outputs: CONFIG_ENV=<env> [DRY_RUN=1] [SKIP_PEER=1]
+deploy: deploy-venv ## preflight, sam build, sam deploy with the peer's outputs: CONFIG_ENV=<env> [DRY_RUN=1] [SKIP_PEER=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.preflight --config-env "$(CONFIG_ENV)" $(PEER_ARG) --offline
-	$(if $(DRY_RUN),,$(MAKE) --no-print-directory build)
+	$(MAKE) --no-print-directory build
 	$(BIN)/python -m tools.deploy --config-env "$(CONFIG_ENV)" $(PEER_ARG) $(if $(SKIP_PEER),--skip-peer) $(if $(DRY_RUN),--dry-run)
 
-deploy-pair: venv ## first deploy of a pair in one go (env, peer, env again): CONFIG_ENV=<env> [DRY_RUN=1]
+deploy-pair: deploy-venv ## first deploy of a pair in one go (env, peer, env again): CONFIG_ENV=<env> [DRY_RUN=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.preflight --config-env "$(CONFIG_ENV)" $(PEER_ARG) --offline
-	$(if $(DRY_RUN),,$(MAKE) --no-print-directory build)
+	$(MAKE) --no-print-directory build
 	$(BIN)/python -m tools.deploy --config-env "$(CONFIG_ENV)" $(PEER_ARG) --pair $(if $(DRY_RUN),--dry-run)
 
-verify: venv ## check a deployed pair, read-only: CONFIG_ENV=<env> [MINUTES=10] [PROMOTER_ALARM=1]
+verify: deploy-venv ## check a deployed pair, read-only: CONFIG_ENV=<env> [MINUTES=10] [PROMOTER_ALARM=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.verify --config-env "$(CONFIG_ENV)" $(PEER_ARG) $(if $(MINUTES),--minutes "$(MINUTES)") $(if $(PROMOTER_ALARM),--promoter-alarm)
 
-switchover: venv ## planned switchover (failback) to a samconfig env's region: CONFIG_ENV=<target env> [DRY_RUN=1] [FORCE=1]
+switchover: deploy-venv ## planned switchover (failback) to a samconfig env's region: CONFIG_ENV=<target env> [DRY_RUN=1] [FORCE=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || { echo "usage: make $@ CONFIG_ENV=<the samconfig.toml environment that becomes the writer> [DRY_RUN=1] [FORCE=1]"; exit 2; }
 	$(BIN)/python -m tools.switchover --config-env "$(CONFIG_ENV)" $(if $(DRY_RUN),--dry-run) $(if $(FORCE),--force)
 
-delete: venv ## delete a regional stack (sam delete); the zone-owning PRIMARY goes last: CONFIG_ENV=<env> [DRY_RUN=1]
+delete: deploy-venv ## delete a regional stack (sam delete); the zone-owning PRIMARY goes last: CONFIG_ENV=<env> [DRY_RUN=1]
 	$(call refuse_old_env,CONFIG_ENV=<env>)
 	@test -n "$(CONFIG_ENV)" || $(CONFIG_ENV_USAGE)
 	$(BIN)/python -m tools.delete --config-env "$(CONFIG_ENV)" $(if $(DRY_RUN),--dry-run)

@@ -111,6 +111,43 @@ def version() -> str:
     return str(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"])
 
 
+def _in_region_total(which: int) -> str:
+    """`make rto`: a writer that dies while its region's APIs answer (the in-region ceiling first)."""
+    return f"{_model().total('in-region')[which]:.0f}"
+
+
+def scenario_count() -> str:
+    """The drill's catalogue, as `make help` lists it."""
+    from tools.drill.scenarios import CATALOGUE
+
+    return str(len(CATALOGUE))
+
+
+#: The gameday excerpt's scripted sightings: T+ seconds after the FIS action started (None: not seen).
+GAMEDAY_EXCERPT_SEEN: dict[str, float | None] = {
+    "writer_probe_fails": 39.0,
+    "trigger_alarm": 94.0,
+    "decision": 99.0,
+    "peer_is_writer": None,
+}
+
+
+def gameday_excerpt() -> str:
+    """docs/gameday.md's excerpt: `make gameday`'s step table for scripted sightings, beside today's model."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+    from typing import cast
+
+    from tools.gameday.chain import ChainState
+    from tools.gameday.report import step_rows, steps_text
+
+    fault = datetime(2026, 1, 1, tzinfo=UTC)
+    seen = {key: fault + timedelta(seconds=t) for key, t in GAMEDAY_EXCERPT_SEEN.items() if t is not None}
+    state = cast(ChainState, SimpleNamespace(fault_at=fault, milestones=seen))
+    rows = [row for row in step_rows("writer-unreachable", _model(), state)][: len(GAMEDAY_EXCERPT_SEEN)]
+    return "\n".join(steps_text(rows).splitlines()[: len(rows) + 1])
+
+
 QUOTES: tuple[Quote, ...] = (
     Quote("template.yaml", r'  Version:\n    Description: [^\n]*\n    Value: "([^"]+)"', version),
     Quote("examples/client-python/pyproject.toml", r'(?m)^version = "([^"]+)"', version),
@@ -168,6 +205,18 @@ QUOTES: tuple[Quote, ...] = (
         lambda: _monthly(role="SECONDARY"),
     ),
     Quote("docs/three-regions.md", r"`make rto`: \$([\d.]+)\s+for the PRIMARY-record stack", _monthly),
+    Quote("docs/probe.md", r"`ProbeCadenceSeconds` \((\d+) s by default\)", lambda: default("ProbeCadenceSeconds")),
+    Quote("docs/drill.md", r"the catalogue \((\d+) scenarios\)", scenario_count),
+    Quote("docs/gameday.md", r"(?s)```\n(step \(T\+0 = FIS action started\).*?)\n```", gameday_excerpt),
+    Quote("docs/design.md", r"at the defaults it is (\d+) s typical", lambda: _total(0)),
+    Quote("docs/design.md", r"at the defaults it is \d+ s typical, (\d+) s worst", lambda: _total(1)),
+    Quote("docs/design.md", r"its region answers, (\d+) s typical", lambda: _in_region_total(0)),
+    Quote("docs/design.md", r"its region answers, \d+ s typical, (\d+) s worst", lambda: _in_region_total(1)),
+    Quote("docs/design.md", r"\$([\d.]+) a month for the PRIMARY-record stack", _monthly),
+    Quote("docs/clients.md", r"a lost region (\d+) s typical", lambda: _total(0)),
+    Quote("docs/clients.md", r"a lost region \d+ s typical, (\d+) s worst", lambda: _total(1)),
+    Quote("docs/clients.md", r"its region answering (\d+) s typical", lambda: _in_region_total(0)),
+    Quote("docs/clients.md", r"its region answering \d+ s typical, (\d+) s worst", lambda: _in_region_total(1)),
 )
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from gdfailover.switchover import DEFAULT_MAX_LAG_SECONDS
 from tests.conftest import ROOT
-from tools import docsync, switchover
+from tools import docfigures, docsync, switchover
 from tools.cfn import load_template, parameter_defaults
 
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
@@ -356,3 +356,226 @@ def test_the_repository_is_licensed_as_it_says() -> None:
     assert _read("LICENSE").split()[:3] == ["Apache", "License", "Version"]
     assert 'license = { text = "Apache-2.0" }' in _read("pyproject.toml")
     assert 'license = "Apache-2.0"' in _read("examples/client-python/pyproject.toml")
+
+
+def test_what_pages_is_the_template_list() -> None:
+    """docs/parameters.md#what-pages names exactly the alarms that notify the operator topic."""
+    from gdfailover.promoter import NOTIFIED_OUTCOMES
+    from tests.template.test_paging import PAGING_ALARMS
+
+    section = _section(_read("docs/parameters.md"), "What pages")
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| Source")]
+    named = {name for row in rows for name in re.findall(r"`(\w+Alarm)`", row.split("|")[1])}
+    assert named == set(PAGING_ALARMS)
+    promoter_rows = [row for row in rows if row.startswith("| the promoter |")]
+    assert len(promoter_rows) == len(NOTIFIED_OUTCOMES)
+    for outcome in NOTIFIED_OUTCOMES:  # "promoted" / "refused to promote"
+        assert any(outcome.value[:-1] in row for row in promoter_rows), outcome
+    assert "the promotion trigger alarm" in section  # named among what does not page
+
+
+def test_the_promoter_environment_table_lists_every_variable(template: dict[str, Any]) -> None:
+    """docs/promotion.md's table: each variable the template sets on PromoteFunction, and its own defaults."""
+    variables = set(template["Resources"]["PromoteFunction"]["Properties"]["Environment"]["Variables"])
+    variables |= set(template["Globals"]["Function"]["Environment"]["Variables"])
+    documented = set(re.findall(r"(?m)^\| ([A-Z][A-Z0-9_]+) \|", _read("docs/promotion.md")))
+    assert variables <= documented, sorted(variables - documented)
+
+
+# --- every figure in the docs traces to a source (tools/docfigures.py) ------------------------------
+
+
+def test_every_figure_in_the_docs_traces_to_a_source() -> None:
+    """README, docs/*, CHANGELOG's current section, examples' READMEs: no figure without a source.
+
+    How to trace one: tools/docfigures.py's docstring (generate it, name its source, quote it)."""
+    new = docfigures.unaccounted()
+    assert not new, "trace each figure (tools/docfigures.py says how):\n" + "\n".join(f.describe() for f in new)
+
+
+def test_the_scan_reads_every_doc() -> None:
+    files = {str(path.relative_to(ROOT)) for path in docfigures.doc_files()}
+    assert {"README.md", "CHANGELOG.md"} | {f"docs/{p.name}" for p in (ROOT / "docs").glob("*.md")} <= files
+    assert {f"examples/{p.parent.name}/README.md" for p in (ROOT / "examples").glob("*/README.md")} <= files
+    assert all((ROOT / name).is_file() for name in files)
+
+
+@pytest.mark.parametrize(
+    ("sentence", "rule"),
+    [
+        ("The probe runs every `ProbeCadenceSeconds` ({cadence} s by default).", "named default"),
+        ("The probe runs every `ProbeCadenceSeconds` (15 s by default).", None),
+        ("Cadences of 15 s are allowed (`ProbeCadenceSeconds`).", "named"),
+        ("The secret is cached for 5 minutes (`SECRET_CACHE_SECONDS`).", "named"),
+        ("The secret is cached for 4 minutes (`SECRET_CACHE_SECONDS`).", None),
+        (
+            'CloudWatch: "If the alarm period is 10 seconds or 30 seconds, the alarm is evaluated every 10 seconds".',
+            "quoted",
+        ),
+        ("`make rto` says {total} s typical.", "modelled"),
+        ("`make rto` says 133 s typical.", None),
+        ("It fails over in 132 s.", None),
+        ("Run `make drill MINUTES=15` (code is not prose).", "no figure"),
+    ],
+)
+def test_the_scan_traces_what_it_claims(sentence: str, rule: str | None) -> None:
+    text = sentence.format(cadence=docsync.default("ProbeCadenceSeconds"), total=docsync._total(0))
+    found = docfigures.figures_in(text + "\n", "docs/example.md")
+    if rule == "no figure":
+        assert found == []
+        return
+    assert found
+    assert {docfigures.why_traced(figure, text + "\n") for figure in found} == {rule}
+
+
+def test_the_backlog_only_holds_figures_that_are_still_untraced() -> None:
+    """docfigures-pending.txt shrinks: a traced or reworded figure's line goes (`--prune`)."""
+    current = {docfigures.pending_key(figure) for figure in docfigures.untraced()}
+    stale = docfigures.pending() - current
+    assert not stale, "run `python -m tools.docfigures --prune`:\n" + "\n".join(sorted(stale))
+
+
+# --- statements the scan cannot see (they are not figures), each read back from its source ----------
+
+
+def _sentences_with(text: str, *words: str) -> list[str]:
+    flat = " ".join(text.split())
+    return [s for s in re.split(r"(?<=[.|])\s+", flat) if all(word in s for word in words)]
+
+
+def _statement_problems(path: str, text: str) -> list[str]:
+    """What is wrong with one doc's statements (empty: nothing). Each check names its source."""
+    from gdfailover.promoter import NOTIFIED_OUTCOMES
+    from tools.drill.scenarios import CATALOGUE
+    from tools.drill.world import TWO_REGIONS, endpoint_name
+
+    problems = []
+    defaults = parameter_defaults(load_template())
+    if path == "docs/clients.md":
+        writer = TWO_REGIONS[0]
+        if endpoint_name(writer.replication_group_id, writer.name) not in text:
+            problems.append("clients.md must show the drill writer's endpoint (tools/drill/world.py TWO_REGIONS)")
+    if path in ("docs/deploy.md", "docs/gameday.md"):
+        expected = CATALOGUE["us-east-1-outage-two-regions"].expected
+        assert expected == ("refuse:no-outside-confirmation",)
+        # with the writer in us-east-1, Route 53's vote is unknown when that region fails: no tie-break
+        blocks = [b for b in re.split(r"\n\s*\n|\n(?=\|)", text) if "us-east-1" in b or "breaks the tie" in b]
+        for block in blocks:
+            about_route53 = re.search(r"Route 53|route53|vote", block)
+            failed = re.search(r"\b(failed|lost|fails|breaks the tie)\b", block)
+            if about_route53 and failed and "no-outside-confirmation" not in block:
+                problems.append(f"{path}: with the writer in us-east-1 the promoter refuses no-outside-confirmation")
+    if path == "docs/deploy.md":
+        for sentence in _sentences_with(text, "`hold`", "e-mail"):
+            if "nobody" not in sentence:
+                problems.append(f"deploy.md: a hold e-mails nobody ({sorted(o.value for o in NOTIFIED_OUTCOMES)})")
+    if path == "docs/promotion.md":
+        lost_probe_age = 2 * float(defaults["ProbeCadenceSeconds"])
+        if lost_probe_age > float(defaults["HeartbeatAgeThresholdSeconds"]) and "never passes the threshold" in text:
+            problems.append("promotion.md: a lost writer probe can pass the default threshold (2 cadences)")
+        template = load_template()
+        variables = set(template["Resources"]["PromoteFunction"]["Properties"]["Environment"]["Variables"])
+        documented = set(re.findall(r"(?m)^\| ([A-Z][A-Z0-9_]+) \|", text))
+        if not variables <= documented:
+            problems.append(f"promotion.md's environment table lacks {sorted(variables - documented)}")
+    if path == "docs/parameters.md":
+        from tests.template.test_paging import PAGING_ALARMS
+
+        section = _section(text, "What pages")
+        named = set(re.findall(r"`(\w+Alarm)`", "\n".join(r.split("|")[1] for r in section.splitlines() if "|" in r)))
+        if named != set(PAGING_ALARMS):
+            problems.append(
+                f"parameters.md#what-pages names {sorted(named)}, the template pages {sorted(PAGING_ALARMS)}"
+            )
+    if path == "README.md":
+        changelog = _read("CHANGELOG.md")
+        current = re.search(r"(?m)^## (\S+) \(([^)]*)\)", changelog)
+        assert current
+        if current.group(2) == "unreleased" and "No version is tagged yet" not in text:
+            problems.append("README must say the current version is untagged while CHANGELOG says unreleased")
+    return problems
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["README.md", "docs/clients.md", "docs/deploy.md", "docs/gameday.md", "docs/promotion.md", "docs/parameters.md"],
+)
+def test_the_docs_statements_hold(path: str) -> None:
+    assert _statement_problems(path, _read(path)) == []
+
+
+def _stale_quotes_in(path: str, text: str) -> list[str]:
+    return [
+        quote.pattern
+        for quote in docsync.QUOTES
+        if quote.path == path and any(match.group(1) != quote.compute() for match in re.finditer(quote.pattern, text))
+    ]
+
+
+def _reintroductions() -> list[tuple[str, str, str]]:
+    """(file, today's text, the contradiction issue 21 found): each must fail a test again if it comes back."""
+    typical, worst = docsync._total(0), docsync._total(1)
+    return [
+        ("docs/probe.md", "`ProbeCadenceSeconds` (30 s by default)", "`ProbeCadenceSeconds` (15 s by default)"),
+        ("docs/design.md", f"it is {typical} s typical, {worst} s worst", "it is 133 s typical, 360 s worst"),
+        (
+            "docs/design.md",
+            "the probe runs\n  every `ProbeCadenceSeconds` (30 s by default).",
+            "the probe runs every 15 s.",
+        ),
+        (
+            "docs/design.md",
+            "(the promoter first\nwaits out a possible in-region failover).",
+            "(the promoter first\nwaits out a possible in-region failover). The drill measures 132 s for both a "
+            "lost region and a dead Redis.",
+        ),
+        (
+            "docs/design.md",
+            "$10.64 a month for the PRIMARY-record stack",
+            "$11.43 instead of $11.54 for the PRIMARY-record stack",
+        ),
+        ("docs/clients.md", f"a lost region {typical} s typical", "a lost region 132 s"),
+        ("docs/clients.md", "master.drill-use2.drill.us-east-2", "master.drill-use1.drill.us-east-1"),
+        ("docs/drill.md", f"the catalogue ({docsync.scenario_count()} scenarios)", "the catalogue (23 scenarios)"),
+        (
+            "docs/deploy.md",
+            "When us-east-1 is the writer's region and it is lost, the unknown vote leaves an unreachable writer "
+            "without outside confirmation: the promoter refuses `no-outside-confirmation` (and pages) unless a "
+            "third region confirms",
+            "The same holds when us-east-1 is the region that failed",
+        ),
+        (
+            "docs/gameday.md",
+            "Route 53's view of the writer's\n  health check must confirm it (docs/promotion.md), except when "
+            "the writer's region is us-east-1, where\n  Route 53's API lives: its vote is then unknown and, "
+            "without a third region's view, the promoter refuses\n  `no-outside-confirmation` and pages.",
+            "Route 53 breaks the tie\n  (docs/promotion.md).",
+        ),
+        ("docs/gameday.md", "66/165 s", "65/140 s"),
+        (
+            "docs/deploy.md",
+            "for a `refuse` (or a would-be `promote` in `notify`/`dry-run`), an\n   operator e-mail; a `hold` or a "
+            "`noop` e-mails nobody",
+            "for `hold`/`refuse`, an operator e-mail",
+        ),
+        (
+            "docs/promotion.md",
+            "usually nothing; a lost writer probe",
+            "nothing: the heartbeat here never passes the threshold; a lost writer probe",
+        ),
+        ("docs/promotion.md", "| IN_REGION_CEILING_SECONDS |", "| IN_REGION_CEILING |"),
+        ("docs/parameters.md", "| alarm `ProbeSilentAlarm` |", "| alarm `PromotionTriggerAlarm`, `ProbeSilentAlarm` |"),
+        ("README.md", "No version is tagged yet", "Every version is tagged"),
+    ]
+
+
+@pytest.mark.parametrize(("path", "today", "contradiction"), _reintroductions())
+def test_each_contradiction_found_in_issue_21_fails_again(path: str, today: str, contradiction: str) -> None:
+    text = _read(path)
+    assert today in text, f"{path} no longer says {today!r}: update this test's pair"
+    assert not _statement_problems(path, text)
+    broken = text.replace(today, contradiction, 1)
+    backlog = docfigures.pending()
+    figures = [f for f in docfigures.untraced_in(broken, path) if docfigures.pending_key(f) not in backlog]
+    caught = figures or _stale_quotes_in(path, broken) or _statement_problems(path, broken)
+    assert caught, f"{path}: reintroducing {contradiction!r} goes unnoticed"

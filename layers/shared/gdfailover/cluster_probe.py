@@ -52,6 +52,7 @@ from gdfailover.probe import (
     Connector,
     Heartbeat,
     ProbeResult,
+    reread_secret_after_auth_failure,
 )
 from gdfailover.redis_client import RedisLike, classify_error
 
@@ -347,11 +348,20 @@ def run_cluster_probe(
 
 def _discover_and_probe(run: _Run) -> None:
     try:
-        run.creds = run.credentials()
+        creds = run.creds = run.credentials()
         run.stage = "connect"
         entry = ClusterNode("", run.settings.host, run.settings.port, "unknown")
-        client = run.open(entry)
-        client.ping()
+        try:
+            client = run.open(entry)  # connects and AUTHs
+            client.ping()
+        except Exception as error:
+            fresh = reread_secret_after_auth_failure(run.credentials, creds, error)
+            if fresh is None:
+                raise
+            # a rotated token: once more with the secret's current value, which every shard then uses
+            run.creds = fresh
+            client = run.open(entry)
+            client.ping()
         run.stage = "discover"
         run.shards = _discover(client, run.settings.tls)
         run.entry = client

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from gdfailover.config import ProbeSettings
-from gdfailover.credentials import Credentials
+from gdfailover.credentials import Credentials, RefreshableCredentials
 from gdfailover.redis_client import RedisLike, classify_error
 from gdfailover.witness import WitnessReader
 
@@ -211,8 +211,17 @@ def _probe_steps(attempt: _Attempt) -> None:
         creds = attempt.credentials()
         attempt.stage = "connect"
         remaining = max(0.05, attempt.deadline - attempt.monotonic())
-        attempt.client = attempt.connector(settings, creds, remaining)
-        attempt.client.ping()  # connects, AUTHs, then PINGs
+        try:
+            attempt.client = attempt.connector(settings, creds, remaining)  # connects and AUTHs
+            attempt.client.ping()
+        except Exception as error:
+            fresh = reread_secret_after_auth_failure(attempt.credentials, creds, error)
+            if fresh is None:
+                raise
+            _close_quietly(attempt.client)  # a rotated token: once more with the secret's current value
+            remaining = max(0.05, attempt.deadline - attempt.monotonic())
+            attempt.client = attempt.connector(settings, fresh, remaining)
+            attempt.client.ping()
 
         attempt.stage = "write"
         beat = Heartbeat(settings.region, clock(), secrets.token_hex(8), settings.replication_group_id)
@@ -238,6 +247,24 @@ def _probe_steps(attempt: _Attempt) -> None:
     finally:
         _close_quietly(attempt.client)
         attempt.done.set()
+
+
+def reread_secret_after_auth_failure(
+    credentials: Callable[[], Credentials], used: Credentials, error: BaseException
+) -> Credentials | None:
+    """The credentials to try once more after ``error``, or None (report ``error`` as it is).
+
+    Only when AUTH was rejected and the credentials come from a secret: it is re-read past its cache,
+    and a value different from ``used`` (a rotation the cache has not seen yet) is worth one more try.
+    An unchanged secret, or one that cannot be read now, leaves ``auth_failed`` standing.
+    """
+    if classify_error(error) != "auth_failed" or not isinstance(credentials, RefreshableCredentials):
+        return None
+    try:
+        fresh = credentials.refresh()
+    except Exception:  # Secrets Manager unreachable or the new value unparsable: the AUTH failure stands
+        return None
+    return fresh if fresh != used else None
 
 
 def _replica_outcome(raw: Any, now: float) -> _Outcome:

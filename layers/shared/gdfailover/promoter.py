@@ -329,6 +329,11 @@ class DecisionMetrics(Protocol):
     def flush_metrics(self, raise_on_empty_metrics: bool = False) -> None: ...
 
 
+#: The decisions that page the operators (the operator topic). A noop or a hold is a wake-up that did not
+#: pan out (a lost probe, a stall, a failover inside the writer's region): logged and counted, nobody paged.
+NOTIFIED_OUTCOMES: frozenset[Outcome] = frozenset({Outcome.PROMOTE, Outcome.REFUSE})
+
+
 class Notifier(Protocol):
     def publish(self, subject: str, record: dict[str, Any]) -> None: ...
 
@@ -350,11 +355,11 @@ class DecisionPublisher:
         self.log(f"promotion decision: {record.decision.outcome.value} ({record.decision.code})", document)
         self.count(record.decision.outcome.value)
         # A page for what needs a human or tells them what was done: a promotion (or would-be one) and a
-        # refusal. A noop or a hold is a wake-up that did not pan out (a lost probe, a stall, a failover
-        # inside the writer's region): logged and counted, nobody paged. A hold because an operator paused
-        # automatic promotion pages once per pause: someone must decide, and they are told once.
+        # refusal (NOTIFIED_OUTCOMES). A noop or a hold is a wake-up that did not pan out (a lost probe, a
+        # stall, a failover inside the writer's region): logged and counted, nobody paged. A hold because an
+        # operator paused automatic promotion pages once per pause: someone must decide, and they are told once.
         if self.notifier is not None and (
-            record.decision.outcome in (Outcome.PROMOTE, Outcome.REFUSE) or self._first_pause_notice(record)
+            record.decision.outcome in NOTIFIED_OUTCOMES or self._first_pause_notice(record)
         ):
             try:
                 self.notifier.publish(record.subject, document)
