@@ -457,14 +457,15 @@ def _statement_problems(path: str, text: str) -> list[str]:
             problems.append("clients.md must show the drill writer's endpoint (tools/drill/world.py TWO_REGIONS)")
     if path in ("docs/deploy.md", "docs/gameday.md"):
         expected = CATALOGUE["us-east-1-outage-two-regions"].expected
-        assert expected == ("refuse:no-outside-confirmation",)
-        # with the writer in us-east-1, Route 53's vote is unknown when that region fails: no tie-break
+        assert expected == ("promote",)
+        # with the writer in us-east-1, Route 53's API vote is unknown when that region fails: the witness
+        # record (the data plane) breaks the tie, and the doc must say so wherever it says what happens
         blocks = [b for b in re.split(r"\n\s*\n|\n(?=\|)", text) if "us-east-1" in b or "breaks the tie" in b]
         for block in blocks:
             about_route53 = re.search(r"Route 53|route53|vote", block)
             failed = re.search(r"\b(failed|lost|fails|breaks the tie)\b", block)
-            if about_route53 and failed and "no-outside-confirmation" not in block:
-                problems.append(f"{path}: with the writer in us-east-1 the promoter refuses no-outside-confirmation")
+            if about_route53 and failed and "witness" not in block:
+                problems.append(f"{path}: with the writer in us-east-1 the witness record decides (say so)")
     if path == "docs/deploy.md":
         for sentence in _sentences_with(text, "`hold`", "e-mail"):
             if "nobody" not in sentence:
@@ -531,7 +532,7 @@ def _reintroductions() -> list[tuple[str, str, str]]:
         ),
         (
             "docs/design.md",
-            "$10.64 a month for the PRIMARY-record stack",
+            f"${docsync._monthly()} a month for the PRIMARY-record stack",
             "$11.43 instead of $11.54 for the PRIMARY-record stack",
         ),
         ("docs/clients.md", f"a lost region {typical} s typical", "a lost region 132 s"),
@@ -539,16 +540,15 @@ def _reintroductions() -> list[tuple[str, str, str]]:
         ("docs/drill.md", f"the catalogue ({docsync.scenario_count()} scenarios)", "the catalogue (23 scenarios)"),
         (
             "docs/deploy.md",
-            "When us-east-1 is the writer's region and it is lost, the unknown vote leaves an unreachable writer "
-            "without outside confirmation: the promoter refuses `no-outside-confirmation` (and pages) unless a "
-            "third region confirms",
+            "The witness record (the same checkers' verdict, read from the DNS data plane in the promoter's VPC) "
+            "still answers, so a lost us-east-1 writer is promoted hands-off and a partition is not",
             "The same holds when us-east-1 is the region that failed",
         ),
         (
             "docs/gameday.md",
-            "Route 53's view of the writer's\n  health check must confirm it (docs/promotion.md), except when "
-            "the writer's region is us-east-1, where\n  Route 53's API lives: its vote is then unknown and, "
-            "without a third region's view, the promoter refuses\n  `no-outside-confirmation` and pages.",
+            "Route 53's view of the writer's\n  health check must confirm it (docs/promotion.md). When the writer's "
+            "region is us-east-1, where Route\n  53's API lives, that vote is unknown and the witness record (the "
+            "same checkers' verdict, read from the\n  DNS data plane in the promoter's VPC) confirms it instead.",
             "Route 53 breaks the tie\n  (docs/promotion.md).",
         ),
         ("docs/gameday.md", "66/165 s", "65/140 s"),

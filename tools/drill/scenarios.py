@@ -18,6 +18,8 @@ from tools.localredis import free_port
 #: minute and region B at 11 and 41, so A's last heartbeat is 13 s old when the fault lands and B's next
 #: probe after it passes the 55 s threshold comes 15 s later (T+55, as `make rto`'s typical).
 FAULT_AT_S = 136.0
+#: us-east-1-partition-then-outage: the writer region is lost this long into a partition
+PARTITION_BEFORE_LOSS_S = 300.0
 
 Check = Callable[[World], tuple[str, bool]]
 SWITCHOVER_RESULT = "switchover result: "
@@ -613,7 +615,7 @@ CATALOGUE_LIST += (
         name="us-east-1-partition-then-outage",
         summary="Writer in us-east-1: A-B partition, then region A lost 300 s later: B is 300 s stale, refused",
         expected=("refuse:writer-alive", "refuse:lag-above-gate"),
-        inject=partition_then_primary_region_lost(300.0),
+        inject=partition_then_primary_region_lost(PARTITION_BEFORE_LOSS_S),
         run_for_s=720.0,
         expect_recovery=False,
         writer_in_us_east_1=True,
