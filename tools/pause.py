@@ -9,11 +9,16 @@ region's promoter reads it with its latch and holds ``paused`` instead of promot
 it pages once per pause. A pause is per region: the promoter that acts is the one in the region that
 would become the writer, so pause the secondary (or each secondary). A new pause replaces the old one.
 Pause and resume are also written to the promote log group and sent to the operator topic (when the
-stack has one). Exit codes: 0 done, 2 bad input, no credentials or an AWS error (nothing changed).
+stack has one), and a pause's expiry pages too: a one-time EventBridge Scheduler schedule
+(``<stack>-pause-expiry``, deleted after it runs) publishes to the operator topic as the stack's
+``PauseExpiryRoleArn`` when the pause ends; a resume or a new pause replaces it. Exit codes: 0 done, 2 bad
+input, no credentials or an AWS error (nothing changed).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -38,6 +43,8 @@ from tools.operate import (
 
 DEFAULT_MINUTES = 60
 MAX_MINUTES = 7 * 24 * 60
+#: EventBridge Scheduler's universal target for SNS Publish (the message gets a subject, unlike the templated one)
+SNS_PUBLISH_TARGET = "arn:aws:scheduler:::aws-sdk:sns:publish"
 
 
 def parse_minutes(text: str | None) -> int:
@@ -78,7 +85,57 @@ def main(
         return USAGE_ERROR
     print(line)
     _tell(target, factory, args.action, line, extra, now=now)
+    _schedule_expiry_page(target, factory, extra.get("pause") if args.action == "pause" else None)
     return 0
+
+
+def expiry_schedule_name(target: Target) -> str:
+    return f"{target.stack.name}-pause-expiry"[:64]
+
+
+def _schedule_expiry_page(target: Target, clients: ClientFactory, pause: dict[str, Any] | None) -> None:
+    """Replace the stack's expiry schedule: one for this pause (None: a resume, no schedule). A failure is
+    a warning: the pause itself holds, only its expiry will not page."""
+    role = target.stack.outputs.get("PauseExpiryRoleArn", "")
+    if not target.operator_topic_arn or not role:
+        return
+    scheduler = clients("scheduler", target.region)
+    name = expiry_schedule_name(target)
+    try:
+        with contextlib.suppress(scheduler.exceptions.ResourceNotFoundException):
+            scheduler.delete_schedule(Name=name)
+        if pause is None:
+            return
+        until = datetime.fromisoformat(pause["until"]).astimezone(UTC)
+        where = f"{target.replication_group_id} ({target.region})"
+        message = {
+            "operator_action": "pause-expired",
+            "pause": pause,
+            "text": f"the pause of automatic promotion by {where} expired: the promoter acts on its own again",
+        }
+        scheduler.create_schedule(
+            Name=name,
+            Description=f"make pause: page the operators when the pause of {where} expires",
+            ScheduleExpression=f"at({until.strftime('%Y-%m-%dT%H:%M:%S')})",
+            ScheduleExpressionTimezone="UTC",
+            FlexibleTimeWindow={"Mode": "OFF"},
+            ActionAfterCompletion="DELETE",
+            Target={
+                "Arn": SNS_PUBLISH_TARGET,
+                "RoleArn": role,
+                "Input": json.dumps(
+                    {
+                        "TopicArn": target.operator_topic_arn,
+                        "Subject": f"gds-failover PAUSE EXPIRED for {where}"[:100],
+                        "Message": json.dumps(message),
+                    }
+                ),
+                "RetryPolicy": {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 10},
+            },
+        )
+    except Exception as failure:
+        what = "CreateSchedule" if pause is not None else "DeleteSchedule"
+        print(f"warning: the pause's expiry will not page: {describe_error(what, failure)}", file=sys.stderr)
 
 
 def _pause(

@@ -105,6 +105,9 @@ def stand_in_template() -> str:
             "PromotionTriggerAlarmName": {"Value": {"Fn::Sub": "${AWS::StackName}-trigger-${ReplicationGroupId}"}},
             "PromotionTopicArn": {"Value": {"Ref": "PromotionTopic"}},
             "OperatorTopicArn": {"Value": {"Ref": "OperatorTopicResource"}},
+            "PauseExpiryRoleArn": {
+                "Value": {"Fn::Sub": "arn:aws:iam::${AWS::AccountId}:role/${AWS::StackName}-PauseExpiryRole"}
+            },
             "HostedZoneId": {
                 "Value": {"Fn::If": ["CreateHostedZone", {"Ref": "PrivateHostedZone"}, {"Ref": "HostedZoneId"}]}
             },

@@ -180,3 +180,34 @@ def test_without_credentials_one_line_exit_2(
     assert line == (
         f"make {argv[0]}: no AWS credentials found (environment, ~/.aws, SSO, instance role): no change made"
     )
+
+
+def _expiry_schedule(name: str = "gds-failover-pause-expiry") -> dict[str, Any] | None:
+    scheduler = boto3.client("scheduler", region_name=SECONDARY_REGION)
+    try:
+        return dict(scheduler.get_schedule(Name=name))
+    except scheduler.exceptions.ResourceNotFoundException:
+        return None
+
+
+def test_the_pause_expiry_pages_through_a_one_time_schedule_that_a_resume_removes(secondary: Stack) -> None:
+    """When the pause ends by itself, automatic promotion is back on: the operators are told then."""
+    assert secondary.run("pause", "--config-env", "secondary", "--reason", "load test", "--minutes", "90") == 0
+    schedule = _expiry_schedule()
+    assert schedule is not None
+    assert schedule["ScheduleExpression"] == "at(2026-12-03T23:30:00)"
+    assert (schedule["ScheduleExpressionTimezone"], schedule["ActionAfterCompletion"]) == ("UTC", "DELETE")
+    target = schedule["Target"]
+    outputs, _ = stack(SECONDARY_REGION)
+    assert (target["Arn"], target["RoleArn"]) == (cli.SNS_PUBLISH_TARGET, outputs["PauseExpiryRoleArn"])
+    publish = json.loads(target["Input"])
+    assert publish["TopicArn"] == outputs["OperatorTopicArn"]
+    assert publish["Subject"] == f"gds-failover PAUSE EXPIRED for {SECONDARY_RG} ({SECONDARY_REGION})"
+    assert json.loads(publish["Message"])["pause"]["reason"] == "load test"
+    # a new pause moves the expiry page; a resume removes it
+    assert secondary.run("pause", "--config-env", "secondary", "--reason", "longer", "--minutes", "120") == 0
+    moved = _expiry_schedule()
+    assert moved is not None
+    assert moved["ScheduleExpression"] == "at(2026-12-04T00:00:00)"
+    assert secondary.run("resume", "--config-env", "secondary") == 0
+    assert _expiry_schedule() is None

@@ -70,7 +70,10 @@ def test_the_promoter_pages_on_promote_and_refuse_only() -> None:
     assert {Outcome.PROMOTE, Outcome.REFUSE} == NOTIFIED_OUTCOMES
 
 
-def test_only_the_promoter_and_cloudwatch_publish_to_the_operator_topic(template: dict[str, Any]) -> None:
+def test_only_the_promoter_cloudwatch_and_a_pause_expiry_publish_to_the_operator_topic(
+    template: dict[str, Any],
+) -> None:
+    """The promoter (promote, refuse, a first paused hold), alarms, and make pause's one-time expiry schedule."""
     cfn = transformed()
     statements = cfn["Resources"]["OperatorTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     allowed = [s for s in statements if s["Effect"] == "Allow"]
@@ -80,7 +83,9 @@ def test_only_the_promoter_and_cloudwatch_publish_to_the_operator_topic(template
         for name, role in resources_of_type(cfn, "AWS::IAM::Role").items()
         if "OperatorTopicResource" in refs(role["Properties"].get("Policies", []))
     }
-    assert publishers == {"PromoteFunctionRole"}
+    assert publishers == {"PromoteFunctionRole", "PauseExpiryRole"}
+    trust = cfn["Resources"]["PauseExpiryRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
 
 
 @pytest.mark.parametrize(("alarm", "function"), sorted(PRODUCT_FAILURE_ALARMS.items()))
