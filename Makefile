@@ -19,6 +19,7 @@ REAL_AWS ?=
 PLOT ?=
 PEER ?=
 MINUTES ?=
+ENGINE ?=
 
 # The variables a recipe passes on to a command must be names (or paths), never shell syntax: checked
 # here, before any recipe runs, on their unexpanded text ($(value ...), so `$(shell ...)` in a value
@@ -32,6 +33,10 @@ refuse_unsafe = $(if $(or $(call without_chars,$(value $(1)),$(2)),$(word 2,$(va
   $(1)=$(value $(1)) cannot be a name: use letters$(comma) digits and $(3) only))
 $(foreach name,CONFIG_ENV PEER SCENARIO FN MINUTES,$(call refuse_unsafe,$(name),$(NAME_CHARS),- _ .))
 $(foreach name,EVENT ENV_VARS PLOT MEASURED,$(call refuse_unsafe,$(name),$(PATH_CHARS),- _ . / + @ % = : $(comma)))
+# The drill's server engine (tools/localredis.py ENGINES): redis-server (TLS + AUTH) or valkey-server (AUTH).
+ENGINES := redis valkey
+$(if $(and $(value ENGINE),$(or $(filter-out $(ENGINES),$(value ENGINE)),$(word 2,$(value ENGINE)))),$(error \
+  ENGINE=$(value ENGINE) is not an engine: use redis or valkey))
 
 .PHONY: help venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
@@ -89,10 +94,10 @@ build: venv ## sam build with python3.13 (the Lambda runtime)
 	@test -n "$(PYTHON313)" || { echo "make build needs Python 3.13, the Lambda runtime (found none via pyenv or PATH): install it (pyenv install 3.13, or your distribution's python3.13) and run make build again"; exit 2; }
 	PATH="$(dir $(PYTHON313)):$$PATH" $(BIN)/sam build --template template.yaml
 
-drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [PLOT=<file.png>]
-	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(PLOT),--plot "$(PLOT)")
+drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [ENGINE=redis|valkey] [PLOT=<file.png>]
+	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(ENGINE),--engine "$(ENGINE)") $(if $(PLOT),--plot "$(PLOT)")
 
-drill-all: venv redis-server ## every drill scenario, as a table
+drill-all: venv redis-server ## every drill scenario, as a table (a few of them on valkey-server too)
 	$(BIN)/python -m tools.drill --all
 
 bench: venv redis-server ## probe latency and cold import benchmark
