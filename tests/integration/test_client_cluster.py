@@ -1,4 +1,5 @@
-"""gds_client's cluster mode against a real TLS+AUTH Redis Cluster spanning two "regions".
+"""gds_client's cluster mode against a real cluster spanning two "regions": TLS+AUTH redis-servers, and
+AUTH valkey-servers (no TLS) for every case that is not about TLS (tests/conftest.py).
 
 Region A's nodes are ``grpa-000S-001.grpa.abc123.use1.cache.amazonaws.com``, region B's ``grpb-...usw2...``;
 each node's certificate names itself and ``*.<its group's domain>`` (as ElastiCache's do), so
@@ -18,8 +19,9 @@ import redis
 from redis.crc import key_slot
 
 from gds_client import ClientSettings, Target, connect_cluster
+from tests.conftest import redis_only
 from tools.localcluster import ClusterNodeProcess, LocalCluster, even_ranges
-from tools.localredis import DEFAULT_PASSWORD, TlsFiles
+from tools.localredis import DEFAULT_PASSWORD, TLS_ENGINES, TlsFiles
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
@@ -48,18 +50,25 @@ class Dns:
 
 
 @pytest.fixture
-def pair(tls_files: TlsFiles) -> Iterator[tuple[LocalCluster, list[ClusterNodeProcess]]]:
+def pair(engine: str, tls_files: TlsFiles) -> Iterator[tuple[LocalCluster, list[ClusterNodeProcess]]]:
     with LocalCluster(
-        "grpa", shards=3, replicas=0, tls=tls_files, dns_suffix=DOMAINS["grpa"], preferred_endpoint="hostname"
+        "grpa",
+        shards=3,
+        replicas=0,
+        tls=tls_files if engine in TLS_ENGINES else None,
+        dns_suffix=DOMAINS["grpa"],
+        preferred_endpoint="hostname",
+        engine=engine,
     ) as cluster:
         yield cluster, cluster.add_region("grpb", dns_suffix=DOMAINS["grpb"])
 
 
-def settings(tls: TlsFiles, **overrides: object) -> ClientSettings:
+def settings(tls: TlsFiles | None, **overrides: object) -> ClientSettings:
     base = ClientSettings(
         host="redis.internal",
         port=6379,
-        ca_file=str(tls.ca_cert),
+        tls=tls is not None,
+        ca_file=str(tls.ca_cert) if tls else None,
         password=DEFAULT_PASSWORD,
         connect_timeout_s=0.5,
         socket_timeout_s=0.5,
@@ -82,6 +91,7 @@ def key_per_shard(shards: int = 3) -> list[str]:
     return keys
 
 
+@redis_only
 def test_writes_every_shard_with_tls_verified_against_canonical_names(
     pair: tuple[LocalCluster, list[ClusterNodeProcess]], tls_files: TlsFiles
 ) -> None:
@@ -102,14 +112,12 @@ def test_writes_every_shard_with_tls_verified_against_canonical_names(
     assert "certificate verify failed" in str(failure.value), str(failure.value)
 
 
-def test_follows_a_promotion_when_the_old_region_dies(
-    pair: tuple[LocalCluster, list[ClusterNodeProcess]], tls_files: TlsFiles
-) -> None:
+def test_follows_a_promotion_when_the_old_region_dies(pair: tuple[LocalCluster, list[ClusterNodeProcess]]) -> None:
     """Every B node takes its shard over (the drill's promotion), region A dies, redis.internal moves:
     the client's next write to every shard succeeds, through a topology refreshed via redis.internal."""
     cluster, region_b = pair
     dns = Dns(cluster)
-    client = connect_cluster(settings(tls_files), resolver=dns)
+    client = connect_cluster(settings(cluster.tls), resolver=dns)
     keys = key_per_shard()
     for key in keys:
         client.set(key, "before")
@@ -141,14 +149,14 @@ def test_follows_a_promotion_when_the_old_region_dies(
 
 
 def test_readonly_refreshes_the_topology_and_is_bounded(
-    pair: tuple[LocalCluster, list[ClusterNodeProcess]], tls_files: TlsFiles, monkeypatch: pytest.MonkeyPatch
+    pair: tuple[LocalCluster, list[ClusterNodeProcess]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """READONLY (what a former writer region's primaries answer) makes the client ask redis.internal for the
     topology again and retry; READONLY every time reaches the caller after readonly_retries."""
     cluster, _ = pair
     dns = Dns(cluster)
     sleeps: list[float] = []
-    client = connect_cluster(settings(tls_files), resolver=dns)
+    client = connect_cluster(settings(cluster.tls), resolver=dns)
     client._sleep = sleeps.append
     base = redis.cluster.RedisCluster.execute_command
     failures = {"left": 1}

@@ -1,7 +1,8 @@
-"""gds_client against real TLS+AUTH redis-servers and a real DNS exchange (dnspython over UDP).
+"""gds_client against real servers and a real DNS exchange (dnspython over UDP).
 
-Each server's certificate names only its own canonical endpoint (plus localhost), as an ElastiCache
-certificate names its cluster; ``redis.internal`` is a CNAME served by a small DNS responder.
+Two engines (tests/conftest.py): TLS+AUTH redis-servers, each certificate naming only its own canonical
+endpoint (plus localhost) as an ElastiCache certificate names its cluster, and AUTH valkey-servers (no TLS);
+the TLS cases run on redis-server only. ``redis.internal`` is a CNAME served by a small DNS responder.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import pytest
 import redis
 
 from gds_client import ClientSettings, FollowWriterRedis, Target, connect, dns_resolver
-from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, server_tls_files
+from tests.conftest import redis_only
+from tools.localredis import DEFAULT_PASSWORD, TLS_ENGINES, RedisServer, TlsFiles, server_tls_files
 
 pytestmark = pytest.mark.redis
 
@@ -88,10 +90,14 @@ def dns_server() -> Iterator[DnsResponder]:
 
 
 @pytest.fixture
-def regions(tls_files: TlsFiles, tmp_path: Path) -> Iterator[dict[str, RedisServer]]:
-    """Two TLS+AUTH servers: A (writer, certificate for WRITER_A) and B (replica of A, WRITER_B)."""
-    a = RedisServer("client-a", tls=server_tls_files(tls_files, tmp_path / "a", [WRITER_A])).start()
-    b = RedisServer("client-b", tls=server_tls_files(tls_files, tmp_path / "b", [WRITER_B])).start()
+def regions(engine: str, tls_files: TlsFiles, tmp_path: Path) -> Iterator[dict[str, RedisServer]]:
+    """Two servers: A (writer, certificate for WRITER_A) and B (replica of A, WRITER_B); TLS where the
+    engine has it."""
+    tls = engine in TLS_ENGINES
+    a_tls = server_tls_files(tls_files, tmp_path / "a", [WRITER_A]) if tls else None
+    b_tls = server_tls_files(tls_files, tmp_path / "b", [WRITER_B]) if tls else None
+    a = RedisServer("client-a", tls=a_tls, engine=engine).start()
+    b = RedisServer("client-b", tls=b_tls, engine=engine).start()
     try:
         b.replicate_from(a)
         b.wait_in_sync()
@@ -121,7 +127,8 @@ def client_for(
         return Target(target.canonical_name, target.address, port_of[target.canonical_name])
 
     options = ClientSettings(
-        ca_file=str(tls_files.ca_cert),
+        tls=servers["A"].tls is not None,
+        ca_file=str(tls_files.ca_cert) if servers["A"].tls else None,
         password=DEFAULT_PASSWORD,
         connect_timeout_s=0.5,
         socket_timeout_s=0.5,
@@ -164,6 +171,7 @@ def test_a_name_that_does_not_resolve_is_a_bounded_connection_error(
     assert dns_server.queries.count("redis.internal") == 2  # one retry, one more lookup
 
 
+@redis_only
 def test_connects_verifying_tls_against_the_canonical_name(
     regions: dict[str, RedisServer], dns_server: DnsResponder, tls_files: TlsFiles
 ) -> None:
@@ -258,6 +266,7 @@ def test_stopped_server_times_out_within_the_bound(
     assert 0.5 <= elapsed < 3.0
 
 
+@redis_only
 @pytest.mark.parametrize("claimed_name", ["redis.internal", "master.someone-else.xyz789.use1.cache.amazonaws.com"])
 def test_tls_name_mismatch_fails_closed(
     regions: dict[str, RedisServer], tls_files: TlsFiles, claimed_name: str

@@ -63,6 +63,18 @@ def test_an_unknown_scenario_is_a_one_line_error(capsys: pytest.CaptureFixture[s
     assert line.startswith("make drill: no scenario 'nope'; scenarios: primary-region-outage, ")
 
 
+def test_an_unknown_engine_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert drill_main.main(["--engine", "valky"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == "make drill: no engine 'valky'; engines: redis, valkey"
+
+
+def test_the_engine_and_its_tls_are_said_before_the_drill_runs() -> None:
+    assert drill_main.engine_line("valkey").startswith("engine: Valkey 9.")
+    assert drill_main.engine_line("valkey").endswith("AUTH, TLS off")
+    assert drill_main.engine_line("redis").endswith("TLS + AUTH")
+
+
 @pytest.mark.parametrize(
     ("plot_path", "problem"),
     [

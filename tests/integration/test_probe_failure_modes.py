@@ -1,8 +1,10 @@
-"""The probe handler against real redis-servers: every failure mode, each within its time budget.
+"""The probe handler against real servers: every failure mode, each within its time budget.
 
 Each case runs the real handler from template.yaml through the Docker-free invoker with AUTH from
 (moto) Secrets Manager, and asserts ``healthy``, ``status``, the emitted HealthCheckStatus and
-that the call returned within the budget (1 s here) + 0.5 s.
+that the call returned within the budget (1 s here) + 0.5 s. The cases that take ``server`` or
+``server_factory`` run on both engines (redis-server with TLS, valkey-server without: tests/conftest.py);
+the TLS cases run on redis-server.
 """
 
 from __future__ import annotations
@@ -70,12 +72,8 @@ def _assert_unhealthy(result: dict[str, Any], metrics: dict[str, float], elapsed
     assert elapsed < BUDGET_S + SLACK_S, f"probe took {elapsed:.2f}s"
 
 
-def test_healthy_tls_writer(
-    tls_redis: RedisServer, tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun
-) -> None:
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret)
-    )
+def test_healthy_writer(server: RedisServer, auth_secret: str, run_probe_handler: ProbeRun) -> None:
+    result, metrics, elapsed = run_probe_handler(probe_env(server.port, server.tls, REDIS_AUTH_SECRET_ARN=auth_secret))
     assert result["status"] == "healthy", result["detail"]
     assert (result["healthy"], result["role"], result["heartbeat_age_s"]) == (1, "writer", 0.0)
     assert result["replication_link"] is None
@@ -85,9 +83,9 @@ def test_healthy_tls_writer(
     assert metrics["HeartbeatAge"] == 0
     assert metrics["ProbeLatency"] == result["latency_ms"]
     assert elapsed < BUDGET_S + SLACK_S
-    heartbeat = json.loads(tls_redis.client().get("gds-failover:heartbeat"))
+    heartbeat = json.loads(server.client().get("gds-failover:heartbeat"))
     assert heartbeat["region"] == "us-east-1"
-    assert 0 < tls_redis.client().ttl("gds-failover:heartbeat") <= 86_400
+    assert 0 < server.client().ttl("gds-failover:heartbeat") <= 86_400
 
 
 def test_connection_refused(tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun) -> None:
@@ -98,15 +96,15 @@ def test_connection_refused(tls_files: TlsFiles, auth_secret: str, run_probe_han
 
 
 def test_hung_server_times_out_within_budget(
-    tls_redis: RedisServer, tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun
+    server: RedisServer, auth_secret: str, run_probe_handler: ProbeRun
 ) -> None:
-    tls_redis.pause()
+    server.pause()
     try:
         result, metrics, elapsed = run_probe_handler(
-            probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret)
+            probe_env(server.port, server.tls, REDIS_AUTH_SECRET_ARN=auth_secret)
         )
     finally:
-        tls_redis.resume()
+        server.resume()
     _assert_unhealthy(result, metrics, elapsed, "timeout")
     assert elapsed >= BUDGET_S * 0.9, "a hung server must cost the whole budget, not fail early"
     assert result["stage"] == "connect"
@@ -146,16 +144,16 @@ def test_untrusted_certificate(
     assert "certificate" in result["detail"].lower()
 
 
-def test_wrong_password(tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun) -> None:
+def test_wrong_password(server: RedisServer, aws: None, run_probe_handler: ProbeRun) -> None:
     wrong = _secret("not-the-token")  # plain-string secret format
-    result, metrics, elapsed = run_probe_handler(probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=wrong))
+    result, metrics, elapsed = run_probe_handler(probe_env(server.port, server.tls, REDIS_AUTH_SECRET_ARN=wrong))
     _assert_unhealthy(result, metrics, elapsed, "auth_failed")
     assert metrics["Reachable"] == 1
     assert "not-the-token" not in json.dumps(result)
 
 
-def test_missing_auth(tls_redis: RedisServer, tls_files: TlsFiles, aws: None, run_probe_handler: ProbeRun) -> None:
-    result, metrics, elapsed = run_probe_handler(probe_env(tls_redis.port, tls_files))
+def test_missing_auth(server: RedisServer, aws: None, run_probe_handler: ProbeRun) -> None:
+    result, metrics, elapsed = run_probe_handler(probe_env(server.port, server.tls))
     _assert_unhealthy(result, metrics, elapsed, "auth_failed")
 
 
@@ -169,22 +167,19 @@ def test_secret_missing_in_secrets_manager(
 
 
 def test_read_only_replica_reports_replicated_heartbeat_age(
-    redis_factory: Callable[..., RedisServer],
-    tls_files: TlsFiles,
-    auth_secret: str,
-    run_probe_handler: ProbeRun,
+    server_factory: Callable[..., RedisServer], auth_secret: str, run_probe_handler: ProbeRun
 ) -> None:
-    writer = redis_factory("region-a")
-    replica = redis_factory("region-b")
+    writer = server_factory("region-a")
+    replica = server_factory("region-b")
     replica.replicate_from(writer)
     replica.wait_in_sync()
-    written, _, _ = run_probe_handler(probe_env(writer.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret))
+    written, _, _ = run_probe_handler(probe_env(writer.port, writer.tls, REDIS_AUTH_SECRET_ARN=auth_secret))
     assert written["status"] == "healthy"
     assert writer.client().execute_command("WAIT", 1, 2000) == 1
     time.sleep(0.2)
 
     result, metrics, elapsed = run_probe_handler(
-        probe_env(replica.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret, REPLICATION_GROUP_ID="rg-b")
+        probe_env(replica.port, replica.tls, REDIS_AUTH_SECRET_ARN=auth_secret, REPLICATION_GROUP_ID="rg-b")
     )
     _assert_unhealthy(result, metrics, elapsed, "read_only")
     assert result["role"] == "replica"
@@ -197,16 +192,13 @@ def test_read_only_replica_reports_replicated_heartbeat_age(
 
 
 def test_replica_reports_its_link_down_once_the_writer_is_killed(
-    redis_factory: Callable[..., RedisServer],
-    tls_files: TlsFiles,
-    auth_secret: str,
-    run_probe_handler: ProbeRun,
+    server_factory: Callable[..., RedisServer], auth_secret: str, run_probe_handler: ProbeRun
 ) -> None:
-    writer = redis_factory("region-a")
-    replica = redis_factory("region-b")
+    writer = server_factory("region-a")
+    replica = server_factory("region-b")
     replica.replicate_from(writer)
     replica.wait_in_sync()
-    replica_env = probe_env(replica.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret, REPLICATION_GROUP_ID="rg-b")
+    replica_env = probe_env(replica.port, replica.tls, REDIS_AUTH_SECRET_ARN=auth_secret, REPLICATION_GROUP_ID="rg-b")
     before, before_metrics, _ = run_probe_handler(replica_env)
     assert (before["status"], before["replication_link"], before_metrics["ReplicationLinkUp"]) == ("read_only", "up", 1)
 
@@ -223,46 +215,36 @@ def test_replica_reports_its_link_down_once_the_writer_is_killed(
     assert metrics["Reachable"] == 1, "a replica that lost its writer still answers"
 
 
-def test_out_of_memory_noeviction(
-    tls_redis: RedisServer, tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun
-) -> None:
-    with tls_redis.client() as admin:
+def test_out_of_memory_noeviction(server: RedisServer, auth_secret: str, run_probe_handler: ProbeRun) -> None:
+    with server.client() as admin:
         admin.config_set("maxmemory-policy", "noeviction")
         admin.config_set("maxmemory", "1")  # already above it: every write is refused with OOM
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret)
-    )
+    result, metrics, elapsed = run_probe_handler(probe_env(server.port, server.tls, REDIS_AUTH_SECRET_ARN=auth_secret))
     _assert_unhealthy(result, metrics, elapsed, "oom")
     assert result["role"] == "writer"
 
 
-def test_writes_paused(
-    tls_redis: RedisServer, tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun
-) -> None:
-    with tls_redis.client() as admin:
+def test_writes_paused(server: RedisServer, auth_secret: str, run_probe_handler: ProbeRun) -> None:
+    with server.client() as admin:
         admin.execute_command("CLIENT", "PAUSE", 5000, "WRITE")
     try:
         result, metrics, elapsed = run_probe_handler(
-            probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret)
+            probe_env(server.port, server.tls, REDIS_AUTH_SECRET_ARN=auth_secret)
         )
     finally:
-        with tls_redis.client() as admin:
+        with server.client() as admin:
             admin.execute_command("CLIENT", "UNPAUSE")
     _assert_unhealthy(result, metrics, elapsed, "timeout")
     assert result["stage"] == "write"
     assert metrics["Reachable"] == 0
 
 
-def test_slow_server_beyond_budget(
-    tls_redis: RedisServer, tls_files: TlsFiles, auth_secret: str, run_probe_handler: ProbeRun
-) -> None:
+def test_slow_server_beyond_budget(server: RedisServer, auth_secret: str, run_probe_handler: ProbeRun) -> None:
     sleeper = threading.Thread(
-        target=lambda: tls_redis.client(timeout=10).execute_command("DEBUG", "SLEEP", 3), daemon=True
+        target=lambda: server.client(timeout=10).execute_command("DEBUG", "SLEEP", 3), daemon=True
     )
     sleeper.start()
     time.sleep(0.2)  # let DEBUG SLEEP take the event loop
-    result, metrics, elapsed = run_probe_handler(
-        probe_env(tls_redis.port, tls_files, REDIS_AUTH_SECRET_ARN=auth_secret)
-    )
+    result, metrics, elapsed = run_probe_handler(probe_env(server.port, server.tls, REDIS_AUTH_SECRET_ARN=auth_secret))
     sleeper.join(timeout=5)
     _assert_unhealthy(result, metrics, elapsed, "timeout")

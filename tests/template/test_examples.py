@@ -168,7 +168,9 @@ def test_the_cache_admits_the_probes_group_which_is_the_failover_stacks_security
     assert datastore["Outputs"]["SecurityGroupIds"]["Value"] == {"Ref": "ProbeSecurityGroup"}
 
 
-@pytest.mark.parametrize(("engine", "versions"), [("redis", {"7.0", "7.1"}), ("valkey", {"7.2", "8.0", "8.1"})])
+@pytest.mark.parametrize(
+    ("engine", "versions"), [("redis", {"7.0", "7.1"}), ("valkey", {"7.2", "8.0", "8.1", "8.2", "9.0", "9.1"})]
+)
 def test_engines_and_versions_are_selectable(datastore: dict[str, Any], engine: str, versions: set[str]) -> None:
     assert engine in datastore["Parameters"]["Engine"]["AllowedValues"]
     rule = next(

@@ -22,6 +22,7 @@ from gdfailover.cluster_probe import (
     parse_cluster_shards,
     parse_cluster_slots,
     run_cluster_probe,
+    slot_owner_first,
     uncovered_ranges,
 )
 from gdfailover.config import ConfigError, ProbeSettings
@@ -59,6 +60,28 @@ def test_cluster_shards_parsed_with_tls_ports_and_empty_shards_dropped() -> None
     assert shards[1].label == "5461-10922,12000-12010"
     flat = [["slots", [0, 16383], "nodes", [["id", "n", "port", 1, "endpoint", "h", "role", "master"]]]]
     assert parse_cluster_shards(flat, tls=False)[0].primary == ClusterNode("n", "h", 1, "master", hostname="")
+
+
+def test_two_masters_in_one_shard_the_slot_owner_is_the_primary() -> None:
+    """Valkey's CLUSTER SHARDS after an in-shard takeover with the old primary down: both listed as master
+    (the shape valkey-server 9.1 gave in tests/integration/test_cluster_probe.py). CLUSTER SLOTS decides."""
+    reply = [
+        {"slots": [8192, 16383], "nodes": [
+            {"id": "old", "port": 7001, "ip": "10.0.0.1", "endpoint": "10.0.0.1", "hostname": "g-0002-001",
+             "role": "master", "replication-offset": 0, "health": "online"},
+            {"id": "new", "port": 7002, "ip": "10.0.0.2", "endpoint": "10.0.0.2", "hostname": "g-0002-002",
+             "role": "master", "replication-offset": 14, "health": "online"},
+        ]},
+    ]  # fmt: skip
+    shards = parse_cluster_shards(reply, tls=False)
+    assert shards[0].primary is not None
+    assert shards[0].primary.node_id == "old"
+    by_slots = parse_cluster_slots([[8192, 16383, ["10.0.0.2", 7002, "new"]]])
+    resolved = slot_owner_first(shards, by_slots)
+    assert resolved[0].primary is not None
+    assert resolved[0].primary.node_id == "new"
+    assert [node.node_id for node in resolved[0].nodes] == ["new", "old"]
+    assert slot_owner_first(shards, []) == shards  # no owner known: unchanged
 
 
 def test_cluster_slots_fallback_groups_ranges_by_primary() -> None:

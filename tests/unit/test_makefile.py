@@ -79,6 +79,15 @@ def test_a_value_that_cannot_be_a_name_is_refused_before_any_recipe(target: str,
     assert "cannot be a name" in line
 
 
+@pytest.mark.parametrize("value", ["valky", "redis valkey", "valkey;echo pwned", "$$(echo pwned)"])
+def test_an_engine_that_is_not_one_is_refused_in_one_line(value: str) -> None:
+    completed = make("drill", f"ENGINE={value}")
+    assert completed.returncode == 2
+    assert "pwned" not in completed.stdout
+    (line,) = completed.stderr.splitlines()
+    assert "is not an engine: use redis or valkey" in line
+
+
 def test_every_variable_a_recipe_passes_on_is_quoted() -> None:
     """make -n shows the commands: each user value reaches its command as one quoted word."""
     dry = make(
@@ -91,6 +100,7 @@ def test_every_variable_a_recipe_passes_on_is_quoted() -> None:
         "PEER=secondary",
         "MINUTES=5",
         "SCENARIO=blip-20s",
+        "ENGINE=valkey",
         "PLOT=t.png",
     )
     assert dry.returncode == 0, dry.stderr
@@ -99,6 +109,7 @@ def test_every_variable_a_recipe_passes_on_is_quoted() -> None:
         '--peer "secondary"',
         '--minutes "5"',
         '--scenario "blip-20s"',
+        '--engine "valkey"',
         '--plot "t.png"',
     ):
         assert quoted in dry.stdout

@@ -72,6 +72,7 @@ class DrillClient:
         ca_file: str,
         password: str,
         on_event: Callable[[str, str], None],
+        tls: bool = True,
     ) -> None:
         self._simulation = simulation
         self._resolve_now = resolve
@@ -82,7 +83,7 @@ class DrillClient:
         self._failing_since: float | None = None
         self._last_ok: float | None = None
         self.stats = ClientStats()
-        settings = dataclasses.replace(DRILL_SETTINGS, ca_file=ca_file, password=password)
+        settings = dataclasses.replace(DRILL_SETTINGS, tls=tls, ca_file=ca_file if tls else None, password=password)
         self.redis: FollowWriterRedis = connect(settings, resolver=self._dns)
 
     def resolve(self) -> Endpoint:

@@ -148,7 +148,7 @@ def table_text(results: list[ScenarioResult]) -> str:
     header = ("scenario", "expected", "observed", "RTO", "RPO", "pass")
     rows = [
         (
-            r.scenario_name,
+            r.scenario_name if r.engine == "redis" else f"{r.scenario_name} [{r.engine}]",
             format_decisions(r.scenario.expected),
             format_decisions(r.observed),
             format_rto(r),

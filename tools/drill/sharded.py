@@ -65,7 +65,13 @@ class ShardedDrillClient(DrillClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         settings: ClientSettings = ClientSettings(
-            **{**DRILL_SETTINGS.__dict__, "ca_file": kwargs["ca_file"], "password": kwargs["password"], "cluster": True}
+            **{
+                **DRILL_SETTINGS.__dict__,
+                "tls": kwargs.get("tls", True),
+                "ca_file": kwargs["ca_file"] if kwargs.get("tls", True) else None,
+                "password": kwargs["password"],
+                "cluster": True,
+            }
         )
         self.redis.close()
         self.redis = connect_cluster(settings, resolver=self._cluster_dns)  # type: ignore[assignment]
@@ -103,7 +109,12 @@ class ShardedWorld(World):
             self._sfn = sfn
             self.dns.start()
             cluster = self.cluster = LocalCluster(
-                a.replication_group_id, shards=SHARDS, replicas=1, tls=self.tls, dns_suffix=suffix["A"]
+                a.replication_group_id,
+                shards=SHARDS,
+                replicas=1,
+                tls=self.tls if self.tls_on else None,
+                dns_suffix=suffix["A"],
+                engine=self.engine,
             )
             try:
                 cluster.start()

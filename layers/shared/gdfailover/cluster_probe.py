@@ -385,11 +385,27 @@ def _discover_and_probe(run: _Run) -> None:
 
 def _discover(client: ClusterRedisLike, tls: bool) -> list[Shard]:
     try:
-        return parse_cluster_shards(client.execute_command("CLUSTER", "SHARDS"), tls)
+        shards = parse_cluster_shards(client.execute_command("CLUSTER", "SHARDS"), tls)
     except redis.ResponseError as error:
         if "unknown" not in str(error).lower():  # "cluster support disabled" and the like: not a fallback
             raise
-    return parse_cluster_slots(client.execute_command("CLUSTER", "SLOTS"))
+        return parse_cluster_slots(client.execute_command("CLUSTER", "SLOTS"))
+    if any(sum(node.role == "master" for node in shard.nodes) > 1 for shard in shards):
+        shards = slot_owner_first(shards, parse_cluster_slots(client.execute_command("CLUSTER", "SLOTS")))
+    return shards
+
+
+def slot_owner_first(shards: list[Shard], by_slots: list[Shard]) -> list[Shard]:
+    """Valkey groups CLUSTER SHARDS by shard id: after a replica took its shard over while the old primary
+    was down, both are listed as ``master`` (seen on valkey-server 9.1, tests/integration/test_cluster_probe.py).
+    CLUSTER SLOTS names the node that owns the slots: it goes first, so it is the shard's ``primary``."""
+    owners = {low: shard.nodes[0].node_id for shard in by_slots for low, _ in shard.ranges if shard.nodes}
+    resolved = []
+    for shard in shards:
+        owner = owners.get(shard.ranges[0][0])
+        nodes = sorted(shard.nodes, key=lambda node: node.node_id != owner)  # stable: the owner first
+        resolved.append(Shard(shard.ranges, tuple(nodes)))
+    return resolved
 
 
 def _probe_shard_guarded(
