@@ -101,6 +101,9 @@ def probe_env(server_port: int, tls: TlsFiles | None, **extra: str) -> dict[str,
         "PROBE_TIMEOUT_SECONDS": "1",
         "REPLICATION_GROUP_ID": "rg-local",
         "REDIS_AUTH_SECRET_ARN": "",
+        # the witness reading has tests of its own (tests/integration/test_witness.py, a loopback resolver):
+        # here it would ask this machine's resolver on every replica probe
+        "WITNESS_RECORD_NAME": "",
     }
     env.update(extra)
     return env
