@@ -42,6 +42,10 @@ from tools.checks import CHECK_FAILED, OK, USAGE_OR_AWS_ERROR
 from tools.samconfig import SamConfig, SamConfigError
 
 SERVICE = "gds-failover"
+#: Defaults of --minutes, --poll-seconds and --history-days (docs/gameday.md quotes them).
+CALIBRATE_MINUTES = 5
+CALIBRATE_POLL_S = 5.0
+CALIBRATE_HISTORY_DAYS = 14
 
 
 class UsageError(Exception):
@@ -104,9 +108,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = _Parser(prog="make calibrate", description=__doc__.splitlines()[0], add_help=False)
     parser.add_argument("--config-env", required=True)
     parser.add_argument("--peer")
-    parser.add_argument("--minutes", type=int, default=5)
-    parser.add_argument("--poll-seconds", type=float, default=5.0)
-    parser.add_argument("--history-days", type=int, default=14)
+    parser.add_argument("--minutes", type=int, default=CALIBRATE_MINUTES)
+    parser.add_argument("--poll-seconds", type=float, default=CALIBRATE_POLL_S)
+    parser.add_argument("--history-days", type=int, default=CALIBRATE_HISTORY_DAYS)
     parser.add_argument("--report-dir", type=Path, default=Path("gameday-reports"))
     args = parser.parse_args(argv)
     if not 1 <= args.minutes <= 60:

@@ -87,6 +87,23 @@ def _three_region_fallback(which: int) -> str:
     return f"{total + grace + (DECISION_WORST_S if which else DECISION_TYPICAL_S):.0f}"
 
 
+def _grace_skew(which: str) -> str:
+    """docs/three-regions.md's worst case for the grace: C woken at its earliest (the stale-heartbeat step,
+    typical), B deciding from the alarm backstop at its latest plus two confirmation re-checks (the template's
+    HOLD_RETRY_DELAY_SECONDS) and a worst-case decision; and how far apart the two are."""
+    from tools.rto import DECISION_WORST_S
+
+    model = _model()
+    earliest = model.steps()[0].typical_s
+    recheck = float(
+        _template()["Resources"]["PromoteFunction"]["Properties"]["Environment"]["Variables"][
+            "HOLD_RETRY_DELAY_SECONDS"
+        ]
+    )
+    latest = model.alarm_backstop()[1] + 2 * recheck + DECISION_WORST_S
+    return f"{dict(earliest=earliest, latest=latest, skew=latest - earliest)[which]:.0f}"
+
+
 def promoter_timeout_needed() -> int:
     """docs/promotion.md's Lambda timeout sizing at the template's hold settings and largest failover wait."""
     from gdfailover.promote_service import RECORD_RESERVE_SECONDS
@@ -205,6 +222,13 @@ QUOTES: tuple[Quote, ...] = (
         lambda: _monthly(role="SECONDARY"),
     ),
     Quote("docs/three-regions.md", r"`make rto`: \$([\d.]+)\s+for the PRIMARY-record stack", _monthly),
+    Quote("docs/three-regions.md", r"C woken at\s+its earliest \(about T\+(\d+) s\)", lambda: _grace_skew("earliest")),
+    Quote(
+        "docs/three-regions.md",
+        r"confirmation re-checks[^(]*\([^)]*\)[^(]*\(about T\+(\d+) s\)",
+        lambda: _grace_skew("latest"),
+    ),
+    Quote("docs/three-regions.md", r"B latches up to about\s+(\d+) s after C's wake-up", lambda: _grace_skew("skew")),
     Quote("docs/probe.md", r"`ProbeCadenceSeconds` \((\d+) s by default\)", lambda: default("ProbeCadenceSeconds")),
     Quote("docs/drill.md", r"the catalogue \((\d+) scenarios\)", scenario_count),
     Quote("docs/gameday.md", r"(?s)```\n(step \(T\+0 = FIS action started\).*?)\n```", gameday_excerpt),

@@ -20,6 +20,25 @@ from tools.localredis import free_port
 FAULT_AT_S = 136.0
 #: us-east-1-partition-then-outage: the writer region is lost this long into a partition
 PARTITION_BEFORE_LOSS_S = 300.0
+#: lag-above-gate, three-preferred-over-lag-gate, sharded-lag-on-one-shard: the replication break lasts
+#: this long (4 minutes) before the writer's Redis or region dies
+BREAK_BEFORE_LOSS_S = 240
+#: three-preferred-replica-down: the preferred secondary's Redis dies this long before region A is lost
+PREFERRED_DOWN_BEFORE_LOSS_S = 30
+#: How long the writer's redis-server is stopped (SIGSTOP): blip-20s and three-blip, writer-stall-45s/-90s
+BLIP_S = 20.0
+WRITER_STALL_SHORT_S = 45.0
+WRITER_STALL_LONG_S = 90.0
+#: How long the writer is gone in an emulated Multi-AZ failover: multi-az-failover (and -test-failover),
+#: multi-az-failover-90s and multi-az-events-late
+MULTI_AZ_FAILOVER_S = 60.0
+MULTI_AZ_FAILOVER_LONG_S = 90.0
+#: multi-az-events-late: the failover's events become visible in DescribeEvents this late
+EVENTS_LATE_S = 120.0
+#: emf-delayed-in-primary: region A's probe metrics reach CloudWatch this late
+EMF_DELAY_IN_PRIMARY_S = 65.0
+#: primary-region-outage-late-metrics: region B's own probe metrics reach CloudWatch this late
+EMF_DELAY_IN_SURVIVOR_S = 60.0
 
 Check = Callable[[World], tuple[str, bool]]
 SWITCHOVER_RESULT = "switchover result: "
@@ -200,7 +219,7 @@ def lag_above_gate(world: World) -> None:
         world.event("fault", "drill", "region A's redis-server killed, 4 minutes into the replication break")
         world.regions["A"].server.kill()
 
-    at(world, 240, primary_down)
+    at(world, BREAK_BEFORE_LOSS_S, primary_down)
 
 
 #: A published TestFailover (design.md, "In-region failover"): "Failover to replica node ... completed" 63 s
@@ -301,7 +320,7 @@ def late_metrics_in_survivor(delay_s: float) -> Callable[[World], None]:
 def emf_delayed_in_primary(world: World) -> None:
     def fault() -> None:
         world.inject("region A's probe metrics reach CloudWatch 65 s late (EMF extraction delay); all else fine")
-        world.regions["A"].metric_delay_s = 65.0
+        world.regions["A"].metric_delay_s = EMF_DELAY_IN_PRIMARY_S
 
     at(world, 0, fault)
 
@@ -444,7 +463,7 @@ CATALOGUE_LIST: tuple[Scenario, ...] = (
         name="blip-20s",
         summary="Region A's redis-server stalls for 20 s (SIGSTOP), then resumes",
         expected=(),
-        inject=blip(20.0),
+        inject=blip(BLIP_S),
         run_for_s=300.0,
         checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
     ),
@@ -522,7 +541,7 @@ CATALOGUE_LIST += (
         name="multi-az-failover",
         summary="Region A's primary node fails; Multi-AZ failover 60 s, group available, event at completion",
         expected=(),
-        inject=multi_az_failover(60.0),
+        inject=multi_az_failover(MULTI_AZ_FAILOVER_S),
         run_for_s=360.0,
         checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
     ),
@@ -530,7 +549,7 @@ CATALOGUE_LIST += (
         name="multi-az-failover-90s",
         summary="Multi-AZ node failure of 90 s: group available, no event until it completes",
         expected=(),
-        inject=multi_az_failover(90.0),
+        inject=multi_az_failover(MULTI_AZ_FAILOVER_LONG_S),
         run_for_s=420.0,
         checks=(dns_ends_on("A"), failovers(0), held_for("in-region-ceiling"), no_lost_writes),
     ),
@@ -538,7 +557,7 @@ CATALOGUE_LIST += (
         name="multi-az-test-failover",
         summary="TestFailover in region A (60 s): 'Test Failover API called' first, then the documented events",
         expected=(),
-        inject=multi_az_failover(60.0, test_failover=True),
+        inject=multi_az_failover(MULTI_AZ_FAILOVER_S, test_failover=True),
         run_for_s=360.0,
         checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
     ),
@@ -546,7 +565,7 @@ CATALOGUE_LIST += (
         name="multi-az-events-late",
         summary="TestFailover of 90 s whose events become visible in DescribeEvents 120 s late",
         expected=(),
-        inject=multi_az_failover(90.0, test_failover=True, events_visible_after_s=120.0),
+        inject=multi_az_failover(MULTI_AZ_FAILOVER_LONG_S, test_failover=True, events_visible_after_s=EVENTS_LATE_S),
         run_for_s=420.0,
         checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
     ),
@@ -562,7 +581,7 @@ CATALOGUE_LIST += (
         name="writer-stall-90s",
         summary="Region A's redis-server stalls 90 s (SIGSTOP); its APIs answer; B's link drops at repl-timeout",
         expected=(),
-        inject=blip(90.0),
+        inject=blip(WRITER_STALL_LONG_S),
         run_for_s=360.0,
         checks=(dns_ends_on("A"), failovers(0), link_dropped_after_repl_timeout, no_lost_writes),
     ),
@@ -570,7 +589,7 @@ CATALOGUE_LIST += (
         name="primary-region-outage-late-metrics",
         summary="Region A disappears while region B's own metrics arrive 60 s late: B promotes, later",
         expected=("promote",),
-        inject=late_metrics_in_survivor(60.0),
+        inject=late_metrics_in_survivor(EMF_DELAY_IN_SURVIVOR_S),
         run_for_s=600.0,
         checks=(dns_ends_on("B"), failovers(1), no_lost_writes),
     ),
@@ -625,7 +644,7 @@ CATALOGUE_LIST += (
         name="writer-stall-45s",
         summary="Region A's redis-server stalls for 45 s (SIGSTOP), then resumes",
         expected=(),
-        inject=blip(45.0),
+        inject=blip(WRITER_STALL_SHORT_S),
         run_for_s=300.0,
         checks=(dns_ends_on("A"), failovers(0), no_lost_writes),
     ),
@@ -666,7 +685,7 @@ def lose_primary_region_with_preferred_replica_down(world: World) -> None:
         world.lose_region("A")
 
     at(world, 0, preferred_down)
-    at(world, 30, primary_lost)
+    at(world, PREFERRED_DOWN_BEFORE_LOSS_S, primary_lost)
 
 
 def lose_primary_region_with_preferred_over_lag_gate(world: World) -> None:
@@ -676,7 +695,7 @@ def lose_primary_region_with_preferred_over_lag_gate(world: World) -> None:
         world.event("fault", "drill", "region A lost, 4 minutes into region B's replication break")
         world.lose_region("A")
 
-    at(world, 240, primary_lost)
+    at(world, BREAK_BEFORE_LOSS_S, primary_lost)
 
 
 def kill_primary_redis_secondaries_in_step(world: World) -> None:
@@ -698,7 +717,7 @@ def one_lost_probe_then_blip(world: World) -> None:
         world.event("fault", "drill", "region A's redis-server resumed (SIGCONT)")
 
     at(world, 120, stop)
-    at(world, 140, resume)
+    at(world, 120 + BLIP_S, resume)
 
 
 #: The lower-priority secondary standing down, whichever way the timing lets it see that: it yields to

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from tools.drill.scenarios import Scenario, at, dns_ends_on, failovers, lose_primary_region, no_lost_writes
+from tools.drill.scenarios import (
+    BREAK_BEFORE_LOSS_S,
+    Scenario,
+    at,
+    dns_ends_on,
+    failovers,
+    lose_primary_region,
+    no_lost_writes,
+)
 from tools.drill.sharded import IN_REGION_FAILOVER_S, SHARDS, ShardedWorld, shards_written_after
 from tools.drill.world import World
 
@@ -76,7 +84,7 @@ def lag_on_one_shard(world: World) -> None:
             node.server.kill()
 
     at(world, 0, fault)
-    at(world, 240, die)
+    at(world, BREAK_BEFORE_LOSS_S, die)
 
 
 # --- checks ---------------------------------------------------------------------------------------------

@@ -56,6 +56,8 @@ RUN_TAG = "gds-failover-gameday-run"
 #: With nothing new for this long, one line says the watch goes on and where the chain stands.
 QUIET_LINE_S = 60.0
 STOP_WAIT_S = 120.0
+#: Default of --poll-seconds: how often the watch reads the chain.
+GAMEDAY_POLL_S = 10.0
 
 Preflight = Callable[[SamConfig, str, ClientFactory, datetime, "str | None"], list[Finding]]
 
@@ -92,7 +94,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--peer")
     parser.add_argument("--confirm", help="<account id>/<global datastore id>, for CI")
     parser.add_argument("--timeout-minutes", type=int)
-    parser.add_argument("--poll-seconds", type=float, default=10.0)
+    parser.add_argument("--poll-seconds", type=float, default=GAMEDAY_POLL_S)
     parser.add_argument("--report-dir", type=Path, default=Path("gameday-reports"))
     args = parser.parse_args(argv)
     if args.experiment not in EXPERIMENTS:
